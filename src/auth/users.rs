@@ -1,0 +1,240 @@
+//! The users file: an SFTPGo dump (`{"users":[...]}`) read into checked [`User`]s.
+//!
+//! Field names and meanings are SFTPGo's. Plain-text passwords are hashed at load (with a
+//! warning), as SFTPGo does. A bad entry is a startup error naming the file, the entry and
+//! the field; fields that would restrict a user but are not enforced yet are warned about,
+//! so an administrator never believes a limit holds when it does not.
+
+use super::hash;
+use super::permissions::{PermSet, Permissions};
+use crate::config::raw::{self, ConfigError, Obj};
+use crate::config::{Provider, MAX_USERS_FILE};
+use crate::util::cidr::IpNet;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug)]
+pub struct User {
+    pub username: String,
+    /// A hash in one of the formats [`hash::verify`] reads; empty = password login impossible.
+    pub password_hash: String,
+    pub enabled: bool,
+    pub expires: Option<SystemTime>,
+    pub home_dir: PathBuf,
+    pub permissions: Permissions,
+    pub allowed_ip: Vec<IpNet>,
+    pub denied_ip: Vec<IpNet>,
+    /// `filters.denied_protocols` contains "FTP".
+    pub ftp_denied: bool,
+    /// `filters.start_directory`, cleaned; "/" when unset.
+    pub start_directory: String,
+}
+
+impl User {
+    /// SFTPGo's rule: the allowed list is checked first (an IP in both is allowed); when an
+    /// allowed list exists, anything outside it is refused.
+    pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
+        if self.allowed_ip.iter().any(|n| n.contains(ip)) {
+            return true;
+        }
+        if !self.allowed_ip.is_empty() {
+            return false;
+        }
+        !self.denied_ip.iter().any(|n| n.contains(ip))
+    }
+
+    pub fn expired(&self, now: SystemTime) -> bool {
+        self.expires.is_some_and(|t| now >= t)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct UserDb {
+    users: HashMap<String, Arc<User>>,
+}
+
+impl UserDb {
+    pub fn get(&self, name: &str) -> Option<Arc<User>> {
+        self.users.get(name).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// Reads the dump named by `data_provider.name`. Returns the users and warnings.
+    pub fn load(p: &Provider) -> Result<(UserDb, Vec<String>), ConfigError> {
+        let file = p.users_file.as_path();
+        let value = raw::read_json(file, MAX_USERS_FILE)?;
+        let root = Obj::root(file, &value)?;
+        let mut warnings = Vec::new();
+        let mut users = HashMap::new();
+        for (i, u) in root.obj_list("users")?.iter().enumerate() {
+            let user = read_user(u, p, &mut warnings)?;
+            if users.contains_key(&user.username) {
+                return Err(root.error(
+                    &format!("users[{i}].username"),
+                    format!("{:?} appears twice", user.username),
+                ));
+            }
+            users.insert(user.username.clone(), Arc::new(user));
+        }
+        Ok((UserDb { users }, warnings))
+    }
+}
+
+/// Restricting fields of an SFTPGo user that this version does not enforce yet.
+const NOT_ENFORCED: &[&str] = &[
+    "quota_size",
+    "quota_files",
+    "upload_bandwidth",
+    "download_bandwidth",
+    "upload_data_transfer",
+    "download_data_transfer",
+    "total_data_transfer",
+    "max_sessions",
+];
+const FILTERS_NOT_ENFORCED: &[&str] = &[
+    "file_patterns",
+    "max_upload_file_size",
+    "bandwidth_limits",
+    "data_transfer_limits",
+    "denied_login_methods",
+    "access_time",
+    "tls_certs",
+    "two_factor_protocols",
+];
+
+fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, ConfigError> {
+    let username = u.string("username", "")?;
+    if username.trim().is_empty() {
+        return Err(u.error("username", "is required"));
+    }
+    if username.contains(['/', '\\']) || username.chars().any(char::is_control) {
+        return Err(u.error(
+            "username",
+            format!("{username:?} contains '/', '\\' or a control character"),
+        ));
+    }
+    let who = format!("user {username:?}");
+    let err = |key: &str, msg: String| u.error(key, format!("{who}: {msg}"));
+
+    let mut password = u.string("password", "")?;
+    if !password.is_empty() {
+        if hash::is_hashed(&password) {
+            hash::validate(&password).map_err(|e| err("password", e.to_string()))?;
+        } else {
+            warnings.push(format!(
+                "{}: {who}: plain-text password hashed in memory; store a hash (ferroftpd hash-password)",
+                u.file().display()
+            ));
+            password = hash::hash_bcrypt(password.as_bytes(), p.bcrypt_cost)
+                .map_err(|e| err("password", e.to_string()))?;
+        }
+    }
+
+    let status = u.int("status", 0, i64::MIN, i64::MAX)?;
+    let expiration_ms = u.int("expiration_date", 0, 0, i64::MAX)?;
+    let home = u.string("home_dir", "")?;
+    let home_dir = if home.is_empty() {
+        match &p.users_base_dir {
+            Some(base) => base.join(&username),
+            None => {
+                return Err(err(
+                    "home_dir",
+                    "is required (or set data_provider.users_base_dir)".into(),
+                ))
+            }
+        }
+    } else {
+        PathBuf::from(&home)
+    };
+    if !home_dir.is_absolute() {
+        return Err(err(
+            "home_dir",
+            format!("{home:?} must be an absolute path"),
+        ));
+    }
+
+    let perms_obj = u.obj("permissions")?;
+    let mut entries = Vec::new();
+    if let Some(serde_json::Value::Object(map)) = u.get("permissions") {
+        for dir in map.keys() {
+            let names = perms_obj.string_list(dir)?;
+            let set = PermSet::parse(&names).map_err(|m| err(&format!("permissions.{dir}"), m))?;
+            entries.push((dir.clone(), set));
+        }
+    }
+    let permissions = Permissions::new(entries).map_err(|m| err("permissions", m))?;
+
+    let filters = u.obj("filters")?;
+    let nets = |key: &str| -> Result<Vec<IpNet>, ConfigError> {
+        filters
+            .string_list(key)?
+            .iter()
+            .map(|s| IpNet::parse(s).map_err(|m| filters.error(key, format!("{who}: {m}"))))
+            .collect()
+    };
+    let allowed_ip = nets("allowed_ip")?;
+    let denied_ip = nets("denied_ip")?;
+    let ftp_denied = filters
+        .string_list("denied_protocols")?
+        .iter()
+        .any(|p| p == "FTP");
+    let start = filters.string("start_directory", "")?;
+    let start_directory = if start.is_empty() {
+        "/".to_string()
+    } else {
+        crate::vfs::path::clean_absolute(&start)
+            .ok_or_else(|| filters.error("start_directory", format!("{who}: must be absolute")))?
+    };
+
+    for key in NOT_ENFORCED {
+        if u.int(key, 0, i64::MIN, i64::MAX).unwrap_or(1) != 0 {
+            warnings.push(format!(
+                "{}: {who}: {key} is not enforced by this version of ferroftpd",
+                u.file().display()
+            ));
+        }
+    }
+    if matches!(u.get("virtual_folders"), Some(serde_json::Value::Array(a)) if !a.is_empty()) {
+        warnings.push(format!(
+            "{}: {who}: virtual_folders are not served by this version of ferroftpd",
+            u.file().display()
+        ));
+    }
+    for key in FILTERS_NOT_ENFORCED {
+        let set = match filters.get(key) {
+            None => false,
+            Some(serde_json::Value::Array(a)) => !a.is_empty(),
+            Some(serde_json::Value::Number(n)) => n.as_i64() != Some(0),
+            Some(_) => true,
+        };
+        if set {
+            warnings.push(format!(
+                "{}: {who}: filters.{key} is not enforced by this version of ferroftpd",
+                u.file().display()
+            ));
+        }
+    }
+
+    Ok(User {
+        username,
+        password_hash: password,
+        enabled: status == 1,
+        expires: (expiration_ms > 0)
+            .then(|| UNIX_EPOCH + Duration::from_millis(expiration_ms as u64)),
+        home_dir,
+        permissions,
+        allowed_ip,
+        denied_ip,
+        ftp_denied,
+        start_directory,
+    })
+}

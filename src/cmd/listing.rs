@@ -1,0 +1,410 @@
+//! Listings: LIST and NLST (RFC 959 4.1.3) with `-a`/`-l` flags and wildcards on the last
+//! path element, MLSD and MLST (RFC 3659 7), and STAT (RFC 959 4.1.3).
+
+use crate::auth::permissions::{Perm, Permissions};
+use crate::data;
+use crate::reply::{Reply, ReplyCode};
+use crate::session::Session;
+use crate::util::glob::{has_wildcards, Pattern};
+use crate::util::timefmt;
+use crate::vfs::{path, Entry, FsError, Kind, Meta};
+use std::io;
+use std::time::{Instant, SystemTime};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// LIST: `ls -l` lines.
+    Long,
+    /// NLST: names only.
+    Names,
+}
+
+/// Most entries one listing returns; a bound on what one command can make us build.
+const MAX_ENTRIES: usize = 1_000_000;
+
+/// What a LIST/NLST argument asks for once flags are taken off.
+struct Target {
+    /// The directory (or file) listed.
+    dir: String,
+    /// Wildcard on the last element, if any.
+    pattern: Option<Pattern>,
+    /// What the client typed before the last element, to prefix NLST names with.
+    prefix: String,
+    show_hidden: bool,
+}
+
+impl Session {
+    pub(crate) fn cmd_list(&mut self, arg: Option<&str>, style: Style) -> io::Result<()> {
+        let (flags, rest) = split_flags(arg.unwrap_or(""));
+        let show_hidden = flags.contains('a');
+        let target = match self.list_target(rest, show_hidden) {
+            Ok(t) => t,
+            Err(r) => return self.send(&r),
+        };
+        let now = SystemTime::now();
+        let r = self.with_vfs(|v| {
+            // A file lists as itself.
+            if target.pattern.is_none() {
+                let meta = v.stat(&target.dir)?;
+                if meta.kind != Kind::Dir {
+                    let name = if rest.is_empty() {
+                        path::base_name(&target.dir).to_string()
+                    } else {
+                        rest.to_string()
+                    };
+                    return Ok(vec![Entry { name, meta }]);
+                }
+            }
+            v.list(&target.dir)
+        });
+        let Some(mut entries) = self.fs_take(r, &target.dir)? else {
+            return Ok(());
+        };
+        entries.retain(|e| {
+            (target.show_hidden || !e.name.starts_with('.'))
+                && target.pattern.as_ref().is_none_or(|p| p.matches(&e.name))
+        });
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        entries.truncate(MAX_ENTRIES);
+        let mut out = String::with_capacity(entries.len() * 64);
+        for e in &entries {
+            match style {
+                Style::Long => out.push_str(&list_line(e, now)),
+                Style::Names => {
+                    out.push_str(&target.prefix);
+                    out.push_str(&e.name);
+                }
+            }
+            out.push_str("\r\n");
+        }
+        let verb = if style == Style::Long { "LIST" } else { "NLST" };
+        self.send_listing(verb, &target.dir, out.into_bytes())
+    }
+
+    fn list_target(&self, arg: &str, show_hidden: bool) -> Result<Target, Reply> {
+        if arg.is_empty() {
+            return Ok(Target {
+                dir: self.cwd.clone(),
+                pattern: None,
+                prefix: String::new(),
+                show_hidden,
+            });
+        }
+        let full = self.resolve(arg);
+        let last = path::base_name(&full);
+        let exists = self.with_vfs(|v| v.stat(&full).is_ok()).unwrap_or(false);
+        let prefix_of = |a: &str| -> String {
+            let a = a.trim_end_matches('/');
+            match a.rfind('/') {
+                Some(i) => a[..=i].to_string(),
+                None => String::new(),
+            }
+        };
+        if !exists && has_wildcards(last) {
+            let pattern = Pattern::new(last)
+                .map_err(|e| Reply::new(ReplyCode::ArgumentError, format!("Bad pattern: {e}")))?;
+            return Ok(Target {
+                dir: path::parent(&full).to_string(),
+                pattern: Some(pattern),
+                prefix: prefix_of(arg),
+                show_hidden: show_hidden || last.starts_with('.'),
+            });
+        }
+        Ok(Target {
+            dir: full,
+            pattern: None,
+            prefix: format!("{}/", arg.trim_end_matches('/')),
+            show_hidden,
+        })
+    }
+
+    /// Sends an in-memory listing over a data connection, 150 to 226.
+    fn send_listing(&mut self, verb: &str, dir: &str, bytes: Vec<u8>) -> io::Result<()> {
+        if matches!(self.plan, data::Plan::None) {
+            return self.reply(
+                ReplyCode::CantOpenData,
+                "Use PASV, EPSV, PORT or EPRT first",
+            );
+        }
+        let started = Instant::now();
+        let text = format!("Opening data connection for {verb} {dir}");
+        let Some(sock) = self.open_data(&text, verb, dir)? else {
+            return Ok(());
+        };
+        let stall = self.stall_limit();
+        let outcome = {
+            let mut ctl = |n| self.control_check(n);
+            data::send_bytes(&sock, &bytes, stall, &mut ctl)
+        };
+        drop(sock);
+        self.end_transfer(verb, dir, &outcome, started)
+    }
+
+    pub(crate) fn cmd_mlsd(&mut self, arg: Option<&str>) -> io::Result<()> {
+        let dir = self.resolve(arg.unwrap_or(""));
+        let r = self.with_vfs(|v| {
+            let meta = v.stat(&dir)?;
+            if meta.kind != Kind::Dir {
+                return Err(FsError::NotADirectory);
+            }
+            let entries = v.list(&dir)?;
+            let perms = v.permissions();
+            let mut out = String::with_capacity(entries.len() * 96);
+            for e in entries.iter().take(MAX_ENTRIES) {
+                out.push_str(&facts(&e.meta, &path::join(&dir, &e.name), perms));
+                out.push(' ');
+                out.push_str(&e.name);
+                out.push_str("\r\n");
+            }
+            Ok(out)
+        });
+        let Some(out) = self.fs_take(r, &dir)? else {
+            return Ok(());
+        };
+        self.send_listing("MLSD", &dir, out.into_bytes())
+    }
+
+    pub(crate) fn cmd_mlst(&mut self, arg: Option<&str>) -> io::Result<()> {
+        let p = self.resolve(arg.unwrap_or(""));
+        let r = self.with_vfs(|v| v.stat(&p).map(|m| facts(&m, &p, v.permissions())));
+        self.fs_result(r, &p, |f| {
+            Reply::multi(
+                ReplyCode::FileActionOk,
+                vec![format!("Listing {p}"), format!("{f} {p}"), "End".into()],
+            )
+        })
+    }
+
+    pub(crate) fn cmd_stat(&mut self, arg: Option<&str>) -> io::Result<()> {
+        let Some(arg) = arg else {
+            let r = self.status_reply();
+            return self.send(&r);
+        };
+        let (_, rest) = split_flags(arg);
+        let p = self.resolve(rest);
+        let now = SystemTime::now();
+        let r = self.with_vfs(|v| {
+            let meta = v.stat(&p)?;
+            if meta.kind == Kind::Dir {
+                let mut entries = v.list(&p)?;
+                entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+                Ok((true, entries))
+            } else {
+                let name = path::base_name(&p).to_string();
+                Ok((false, vec![Entry { name, meta }]))
+            }
+        });
+        self.fs_result(r, &p, |(is_dir, entries)| {
+            let mut lines = vec![format!("Status of {p}:")];
+            lines.extend(entries.iter().take(10_000).map(|e| list_line(e, now)));
+            lines.push("End of status".into());
+            let code = if is_dir {
+                ReplyCode::DirectoryStatus
+            } else {
+                ReplyCode::FileStatus
+            };
+            Reply::multi(code, lines)
+        })
+    }
+
+    /// STAT without an argument (RFC 959): the session's state; also served mid-transfer.
+    pub fn status_reply(&self) -> Reply {
+        let mut lines = vec![format!(
+            "{} status:",
+            self.server
+                .config
+                .ftpd
+                .banner
+                .first()
+                .map(String::as_str)
+                .unwrap_or("ferroftpd")
+        )];
+        lines.push(format!("Connected to {} from {}", self.local, self.peer));
+        match self.logged_in() {
+            Some(l) => lines.push(format!("Logged in as {}", l.user.username)),
+            None => lines.push("Not logged in".into()),
+        }
+        let t = if self.ascii_active() {
+            "ASCII"
+        } else {
+            "BINARY"
+        };
+        lines.push(format!("TYPE: {t}; STRUcture: File; transfer MODE: Stream"));
+        match &self.running {
+            Some(r) => lines.push(format!(
+                "Transfer in progress: {}, {} bytes",
+                r.what, r.bytes
+            )),
+            None => lines.push("No data connection".into()),
+        }
+        lines.push(format!(
+            "Session time {} s",
+            self.started.elapsed().as_secs()
+        ));
+        lines.push("End of status".into());
+        Reply::multi(ReplyCode::SystemStatus, lines)
+    }
+}
+
+/// Splits leading `-x` option words off a LIST/NLST argument (`-la /dir` -> "la", "/dir").
+fn split_flags(arg: &str) -> (String, &str) {
+    let mut flags = String::new();
+    let mut rest = arg.trim_start();
+    while rest.starts_with('-') {
+        let (word, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+        flags.push_str(&word[1..]);
+        rest = tail.trim_start();
+    }
+    (flags, rest)
+}
+
+/// One `ls -l` line. Owner and group are not the server's accounts: always "ftp".
+pub fn list_line(e: &Entry, now: SystemTime) -> String {
+    format!(
+        "{} {:>3} {:<8} {:<8} {:>12} {} {}",
+        mode_string(&e.meta),
+        1,
+        "ftp",
+        "ftp",
+        e.meta.size,
+        timefmt::ls_date(e.meta.mtime, now),
+        e.name
+    )
+}
+
+fn mode_string(m: &Meta) -> String {
+    let t = match m.kind {
+        Kind::Dir => 'd',
+        Kind::File => '-',
+        Kind::Link => 'l',
+        Kind::Other => match m.mode & 0o170000 {
+            0o010000 => 'p',
+            0o140000 => 's',
+            0o020000 => 'c',
+            0o060000 => 'b',
+            _ => '?',
+        },
+    };
+    let mode = m.mode;
+    let bit = |mask: u32, c: char| if mode & mask != 0 { c } else { '-' };
+    let special = |x: u32, s: u32, set: char, unset: char| match (mode & x != 0, mode & s != 0) {
+        (true, true) => set,
+        (false, true) => unset,
+        (true, false) => 'x',
+        (false, false) => '-',
+    };
+    [
+        t,
+        bit(0o400, 'r'),
+        bit(0o200, 'w'),
+        special(0o100, 0o4000, 's', 'S'),
+        bit(0o040, 'r'),
+        bit(0o020, 'w'),
+        special(0o010, 0o2000, 's', 'S'),
+        bit(0o004, 'r'),
+        bit(0o002, 'w'),
+        special(0o001, 0o1000, 't', 'T'),
+    ]
+    .iter()
+    .collect()
+}
+
+/// RFC 3659 7.5 facts for one object at virtual path `p`.
+fn facts(m: &Meta, p: &str, perms: &Permissions) -> String {
+    let kind = match m.kind {
+        Kind::Dir => "dir",
+        Kind::File => "file",
+        Kind::Link | Kind::Other => "OS.unix=special",
+    };
+    let parent = perms.of_dir(path::parent(p));
+    let mut perm = String::new();
+    match m.kind {
+        Kind::Dir => {
+            let own = perms.of_dir(p);
+            perm.push('e');
+            if own.has(Perm::List) {
+                perm.push('l');
+            }
+            if own.has(Perm::Upload) {
+                perm.push('c');
+            }
+            if own.has(Perm::CreateDirs) {
+                perm.push('m');
+            }
+            if own.has(Perm::DeleteFiles) || own.has(Perm::DeleteDirs) {
+                perm.push('p');
+            }
+            if parent.has(Perm::DeleteDirs) && p != "/" {
+                perm.push('d');
+            }
+            if parent.has(Perm::RenameDirs) && p != "/" {
+                perm.push('f');
+            }
+        }
+        _ => {
+            if parent.has(Perm::Overwrite) {
+                perm.push_str("aw");
+            }
+            if parent.has(Perm::DeleteFiles) {
+                perm.push('d');
+            }
+            if parent.has(Perm::RenameFiles) {
+                perm.push('f');
+            }
+            if parent.has(Perm::Download) {
+                perm.push('r');
+            }
+        }
+    }
+    format!(
+        "type={kind};size={};modify={};perm={perm};unique={:x}g{:x};",
+        m.size,
+        timefmt::mdtm(m.mtime),
+        m.dev,
+        m.ino
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(kind: Kind, mode: u32) -> Meta {
+        Meta {
+            kind,
+            size: 42,
+            mtime: SystemTime::UNIX_EPOCH,
+            mode,
+            dev: 1,
+            ino: 2,
+        }
+    }
+
+    #[test]
+    fn flags_split_off() {
+        assert_eq!(split_flags("-la /x y"), ("la".to_string(), "/x y"));
+        assert_eq!(split_flags("-a"), ("a".to_string(), ""));
+        assert_eq!(split_flags("name"), (String::new(), "name"));
+    }
+
+    #[test]
+    fn modes_like_ls() {
+        assert_eq!(mode_string(&meta(Kind::Dir, 0o40755)), "drwxr-xr-x");
+        assert_eq!(mode_string(&meta(Kind::File, 0o104755)), "-rwsr-xr-x");
+        assert_eq!(mode_string(&meta(Kind::Dir, 0o41777)), "drwxrwxrwt");
+        assert_eq!(mode_string(&meta(Kind::File, 0o100644)), "-rw-r--r--");
+    }
+
+    #[test]
+    fn list_line_shape() {
+        let e = Entry {
+            name: "a b".into(),
+            meta: meta(Kind::File, 0o100644),
+        };
+        let l = list_line(&e, SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            l,
+            "-rw-r--r--   1 ftp      ftp                42 Jan  1 00:00 a b"
+        );
+    }
+}

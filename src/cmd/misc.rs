@@ -1,0 +1,67 @@
+//! FEAT (RFC 2389), HELP, OPTS (RFC 2389, RFC 3659 7.9), SITE (only HELP so far).
+
+use crate::command::table::{feat_lines, help_verbs, lookup};
+use crate::reply::{Reply, ReplyCode};
+use crate::session::Session;
+use std::io;
+
+impl Session {
+    pub(crate) fn cmd_feat(&mut self) -> io::Result<()> {
+        let mut lines = vec!["Features:".to_string()];
+        lines.extend(feat_lines().into_iter().map(String::from));
+        lines.push("End".into());
+        self.send(&Reply::multi(ReplyCode::SystemStatus, lines))
+    }
+
+    pub(crate) fn cmd_help(&mut self, arg: Option<&str>) -> io::Result<()> {
+        if let Some(verb) = arg.map(str::trim).filter(|a| !a.is_empty()) {
+            return match lookup(verb) {
+                Some(row) => self.reply(ReplyCode::Help, format!("Syntax: {}", row.help)),
+                None => self.reply(
+                    ReplyCode::ArgumentError,
+                    format!("Unknown command {:?}", super::login::printable(verb)),
+                ),
+            };
+        }
+        let mut lines = vec!["The following commands are recognized:".to_string()];
+        for chunk in help_verbs().chunks(8) {
+            lines.push(
+                chunk
+                    .iter()
+                    .map(|v| format!("{v:<5}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        lines.push("Help OK".into());
+        self.send(&Reply::multi(ReplyCode::Help, lines))
+    }
+
+    pub(crate) fn cmd_opts(&mut self, arg: &str) -> io::Result<()> {
+        let (name, value) = arg.trim().split_once(' ').unwrap_or((arg.trim(), ""));
+        match name.to_ascii_uppercase().as_str() {
+            "UTF8" | "UTF-8" => self.reply(ReplyCode::Ok, "UTF8 is always on"),
+            // Every fact is always sent; echo what was asked, as RFC 3659 7.9 wants.
+            "MLST" => self.reply(ReplyCode::Ok, format!("MLST OPTS {value}")),
+            _ => self.reply(
+                ReplyCode::ArgumentError,
+                format!("Option {:?} not understood", super::login::printable(name)),
+            ),
+        }
+    }
+
+    pub(crate) fn cmd_site(&mut self, arg: &str) -> io::Result<()> {
+        let sub = arg
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        match sub.as_str() {
+            "HELP" => self.reply(ReplyCode::Help, "SITE commands: HELP"),
+            _ => self.reply(
+                ReplyCode::NotImplemented,
+                format!("SITE {} not implemented", super::login::printable(&sub)),
+            ),
+        }
+    }
+}

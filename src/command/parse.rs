@@ -1,0 +1,349 @@
+//! The pure parser: one control line (CRLF already stripped, Telnet bytes removed) to a typed
+//! [`Command`]. RFC 959 5.3: verbs are case-insensitive and separated from the argument by
+//! one space; the argument is kept verbatim (file names may hold spaces). No I/O here, so
+//! it can be tested and fuzzed on its own.
+
+use super::table::{lookup, Arg, Verb};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::SystemTime;
+
+/// A password: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferType {
+    Ascii,
+    Binary,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpsvArg {
+    Any,
+    V4,
+    V6,
+    All,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    User(String),
+    Pass(Secret),
+    Acct,
+    Rein,
+    Quit,
+    Pwd,
+    Cwd(String),
+    Cdup,
+    Mkd(String),
+    Rmd(String),
+    Dele(String),
+    Rnfr(String),
+    Rnto(String),
+    Stor(String),
+    Stou(Option<String>),
+    Appe(String),
+    Retr(String),
+    List(Option<String>),
+    Nlst(Option<String>),
+    Stat(Option<String>),
+    Syst,
+    Noop,
+    Help(Option<String>),
+    Type(TransferType),
+    /// MODE S (the only one we serve).
+    ModeStream,
+    /// STRU F (the only one we serve).
+    StruFile,
+    Allo,
+    Pasv,
+    Port(SocketAddr),
+    Abor,
+    Site(String),
+    Feat,
+    Opts(String),
+    Epsv(EpsvArg),
+    Eprt(SocketAddr),
+    Size(String),
+    Mdtm(String),
+    Rest(u64),
+    Mlst(Option<String>),
+    Mlsd(Option<String>),
+    Mfmt(SystemTime, String),
+    /// A verb in the table we do not serve (502).
+    Unimplemented(&'static str),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// 500: not a verb we know.
+    Unknown(String),
+    /// 501: the argument is missing, extra or malformed.
+    Argument(&'static str, String),
+    /// 504: a parameter value we do not implement (TYPE E, MODE B, STRU R).
+    Unsupported(&'static str, String),
+    /// 522: EPRT/EPSV naming a network protocol we do not serve (RFC 2428).
+    Protocol,
+}
+
+/// The verb of a line, upper-cased, for logs and gating even when parsing fails.
+pub fn verb_of(line: &str) -> String {
+    line.split(' ').next().unwrap_or("").to_ascii_uppercase()
+}
+
+pub fn parse(line: &str) -> Result<Command, ParseError> {
+    let (verb, arg) = match line.split_once(' ') {
+        Some((v, a)) => (v, a),
+        None => (line, ""),
+    };
+    let row = lookup(verb).ok_or_else(|| ParseError::Unknown(verb.chars().take(32).collect()))?;
+    let name = row.name;
+    let arg_opt = (!arg.is_empty()).then(|| arg.to_string());
+    match row.arg {
+        Arg::Required if arg.trim().is_empty() => {
+            return Err(ParseError::Argument(name, "an argument is required".into()))
+        }
+        Arg::None if !arg.trim().is_empty() => {
+            return Err(ParseError::Argument(name, "takes no argument".into()))
+        }
+        _ => {}
+    }
+    let a = arg.to_string();
+    Ok(match row.verb {
+        Verb::User => Command::User(a),
+        Verb::Pass => Command::Pass(Secret(a)),
+        Verb::Acct => Command::Acct,
+        Verb::Rein => Command::Rein,
+        Verb::Quit => Command::Quit,
+        Verb::Pwd => Command::Pwd,
+        Verb::Cwd => Command::Cwd(a),
+        Verb::Cdup => Command::Cdup,
+        Verb::Mkd => Command::Mkd(a),
+        Verb::Rmd => Command::Rmd(a),
+        Verb::Dele => Command::Dele(a),
+        Verb::Rnfr => Command::Rnfr(a),
+        Verb::Rnto => Command::Rnto(a),
+        Verb::Stor => Command::Stor(a),
+        Verb::Stou => Command::Stou(arg_opt),
+        Verb::Appe => Command::Appe(a),
+        Verb::Retr => Command::Retr(a),
+        Verb::List => Command::List(arg_opt),
+        Verb::Nlst => Command::Nlst(arg_opt),
+        Verb::Stat => Command::Stat(arg_opt),
+        Verb::Syst => Command::Syst,
+        Verb::Noop => Command::Noop,
+        Verb::Help => Command::Help(arg_opt),
+        Verb::Type => Command::Type(parse_type(arg)?),
+        Verb::Mode => match arg.trim().to_ascii_uppercase().as_str() {
+            "S" => Command::ModeStream,
+            "B" | "C" | "Z" => return Err(ParseError::Unsupported(name, a)),
+            _ => return Err(ParseError::Argument(name, "unknown mode".into())),
+        },
+        Verb::Stru => match arg.trim().to_ascii_uppercase().as_str() {
+            "F" => Command::StruFile,
+            "R" | "P" => return Err(ParseError::Unsupported(name, a)),
+            _ => return Err(ParseError::Argument(name, "unknown structure".into())),
+        },
+        Verb::Allo => Command::Allo,
+        Verb::Pasv => Command::Pasv,
+        Verb::Port => Command::Port(
+            parse_port(arg)
+                .ok_or_else(|| ParseError::Argument(name, "expected h1,h2,h3,h4,p1,p2".into()))?,
+        ),
+        Verb::Abor => Command::Abor,
+        Verb::Site => Command::Site(a),
+        Verb::Feat => Command::Feat,
+        Verb::Opts => Command::Opts(a),
+        Verb::Epsv => Command::Epsv(match arg.trim().to_ascii_uppercase().as_str() {
+            "" => EpsvArg::Any,
+            "1" => EpsvArg::V4,
+            "2" => EpsvArg::V6,
+            "ALL" => EpsvArg::All,
+            s if s.chars().all(|c| c.is_ascii_digit()) => return Err(ParseError::Protocol),
+            _ => return Err(ParseError::Argument(name, "expected 1, 2 or ALL".into())),
+        }),
+        Verb::Eprt => Command::Eprt(parse_eprt(arg)?),
+        Verb::Size => Command::Size(a),
+        Verb::Mdtm => Command::Mdtm(a),
+        Verb::Rest => Command::Rest(
+            arg.trim()
+                .parse::<u64>()
+                .map_err(|_| ParseError::Argument(name, "expected a byte offset".into()))?,
+        ),
+        Verb::Mlst => Command::Mlst(arg_opt),
+        Verb::Mlsd => Command::Mlsd(arg_opt),
+        Verb::Mfmt => {
+            let (time, path) = arg
+                .split_once(' ')
+                .ok_or_else(|| ParseError::Argument(name, "expected YYYYMMDDHHMMSS path".into()))?;
+            let t = crate::util::timefmt::parse_mdtm(time)
+                .ok_or_else(|| ParseError::Argument(name, format!("bad time {time:?}")))?;
+            if path.is_empty() {
+                return Err(ParseError::Argument(name, "expected a path".into()));
+            }
+            Command::Mfmt(t, path.to_string())
+        }
+        Verb::Unimplemented => Command::Unimplemented(name),
+    })
+}
+
+/// RFC 959 TYPE: A [N], I, L 8 are served; E, A T, A C, L n (n != 8) are valid but not served.
+fn parse_type(arg: &str) -> Result<TransferType, ParseError> {
+    let up = arg.trim().to_ascii_uppercase();
+    let parts: Vec<&str> = up.split_whitespace().collect();
+    match parts.as_slice() {
+        ["A"] | ["A", "N"] => Ok(TransferType::Ascii),
+        ["I"] | ["L", "8"] | ["L8"] => Ok(TransferType::Binary),
+        ["A", "T" | "C"] | ["E", ..] | ["L", _] => {
+            Err(ParseError::Unsupported("TYPE", arg.to_string()))
+        }
+        _ => Err(ParseError::Argument("TYPE", "expected A, I or L 8".into())),
+    }
+}
+
+/// RFC 959 PORT: h1,h2,h3,h4,p1,p2, each a decimal byte.
+fn parse_port(arg: &str) -> Option<SocketAddr> {
+    let nums: Vec<u8> = arg
+        .trim()
+        .split(',')
+        .map(|s| s.trim().parse::<u8>().ok())
+        .collect::<Option<Vec<u8>>>()?;
+    match nums.as_slice() {
+        [a, b, c, d, p1, p2] => Some(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(*a, *b, *c, *d)),
+            u16::from(*p1) << 8 | u16::from(*p2),
+        )),
+        _ => None,
+    }
+}
+
+/// RFC 2428 EPRT: <d>proto<d>address<d>port<d>, d any printable ASCII delimiter.
+fn parse_eprt(arg: &str) -> Result<SocketAddr, ParseError> {
+    let bad = || ParseError::Argument("EPRT", "expected |1|a.b.c.d|port| or |2|ipv6|port|".into());
+    let arg = arg.trim();
+    let d = arg
+        .chars()
+        .next()
+        .filter(|c| c.is_ascii_graphic())
+        .ok_or_else(bad)?;
+    let parts: Vec<&str> = arg.split(d).collect();
+    let [empty, proto, addr, port, end] = parts.as_slice() else {
+        return Err(bad());
+    };
+    if !empty.is_empty() || !end.is_empty() {
+        return Err(bad());
+    }
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 {
+        return Err(bad());
+    }
+    let ip: IpAddr = match *proto {
+        "1" => IpAddr::V4(addr.parse().map_err(|_| bad())?),
+        "2" => IpAddr::V6(addr.parse().map_err(|_| bad())?),
+        _ => return Err(ParseError::Protocol),
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 959 5.3: command verbs are case-insensitive.
+    #[test]
+    fn verbs_ignore_case_aliases_map() {
+        assert_eq!(parse("noop"), Ok(Command::Noop));
+        assert_eq!(parse("xPwD"), Ok(Command::Pwd));
+        assert_eq!(parse("CWD /a b"), Ok(Command::Cwd("/a b".into())));
+    }
+
+    #[test]
+    fn unknown_verb_is_500_class() {
+        assert_eq!(parse("FOO x"), Err(ParseError::Unknown("FOO".into())));
+    }
+
+    #[test]
+    fn argument_shapes_are_enforced() {
+        assert!(matches!(
+            parse("RETR"),
+            Err(ParseError::Argument("RETR", _))
+        ));
+        assert!(matches!(
+            parse("PWD x"),
+            Err(ParseError::Argument("PWD", _))
+        ));
+        assert_eq!(parse("LIST"), Ok(Command::List(None)));
+    }
+
+    #[test]
+    fn type_values() {
+        assert_eq!(parse("TYPE a n"), Ok(Command::Type(TransferType::Ascii)));
+        assert_eq!(parse("TYPE L 8"), Ok(Command::Type(TransferType::Binary)));
+        assert!(matches!(parse("TYPE E"), Err(ParseError::Unsupported(..))));
+        assert!(matches!(parse("TYPE Q"), Err(ParseError::Argument(..))));
+    }
+
+    #[test]
+    fn port_and_eprt() {
+        assert_eq!(
+            parse("PORT 127,0,0,1,4,1"),
+            Ok(Command::Port("127.0.0.1:1025".parse().unwrap()))
+        );
+        assert!(parse("PORT 127,0,0,1,4").is_err());
+        assert!(parse("PORT 256,0,0,1,4,1").is_err());
+        assert_eq!(
+            parse("EPRT |2|::1|5282|"),
+            Ok(Command::Eprt("[::1]:5282".parse().unwrap()))
+        );
+        assert_eq!(
+            parse("EPRT !1!10.0.0.1!21!"),
+            Ok(Command::Eprt("10.0.0.1:21".parse().unwrap()))
+        );
+        assert_eq!(parse("EPRT |3|x|1|"), Err(ParseError::Protocol));
+        assert!(parse("EPRT |1|::1|1|").is_err());
+    }
+
+    #[test]
+    fn epsv_forms() {
+        assert_eq!(parse("EPSV"), Ok(Command::Epsv(EpsvArg::Any)));
+        assert_eq!(parse("EPSV all"), Ok(Command::Epsv(EpsvArg::All)));
+        assert_eq!(parse("EPSV 3"), Err(ParseError::Protocol));
+    }
+
+    #[test]
+    fn rest_and_mfmt() {
+        assert_eq!(parse("REST 100"), Ok(Command::Rest(100)));
+        assert!(parse("REST -1").is_err());
+        assert!(matches!(parse("MFMT 20200101000000 a b"), Ok(Command::Mfmt(_, p)) if p == "a b"));
+        assert!(parse("MFMT 2020 a").is_err());
+    }
+
+    #[test]
+    fn password_is_not_printed() {
+        let c = parse("PASS hunter2").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for s in [
+            "",
+            " ",
+            "\u{0}",
+            "EPRT ||||",
+            "EPRT é",
+            "PORT ,,,,,",
+            "MFMT  ",
+            "TYPE   ",
+        ] {
+            let _ = parse(s);
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! One row per verb (OpenBSD ftpd's cmdtab, in Rust): name, aliases, argument shape, whether
+//! it needs a login, its FEAT line and HELP text. The parser, the login gate, HELP, FEAT and
+//! the 502 replies all read this table, so a new verb is one row plus its handler.
+
+/// Every verb the server knows, implemented or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    User,
+    Pass,
+    Acct,
+    Rein,
+    Quit,
+    Pwd,
+    Cwd,
+    Cdup,
+    Mkd,
+    Rmd,
+    Dele,
+    Rnfr,
+    Rnto,
+    Stor,
+    Stou,
+    Appe,
+    Retr,
+    List,
+    Nlst,
+    Stat,
+    Syst,
+    Noop,
+    Help,
+    Type,
+    Mode,
+    Stru,
+    Allo,
+    Pasv,
+    Port,
+    Abor,
+    Site,
+    Feat,
+    Opts,
+    Epsv,
+    Eprt,
+    Size,
+    Mdtm,
+    Rest,
+    Mlst,
+    Mlsd,
+    Mfmt,
+    /// Known verbs we answer 502 to (SMNT, LANG, ...).
+    Unimplemented,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    None,
+    Required,
+    Optional,
+}
+
+pub struct Row {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub verb: Verb,
+    pub arg: Arg,
+    /// False for the verbs RFC 959 and common practice allow before login.
+    pub needs_login: bool,
+    /// The line FEAT advertises for this verb (RFC 2389), if any.
+    pub feat: Option<&'static str>,
+    pub help: &'static str,
+}
+
+const fn row(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    verb: Verb,
+    arg: Arg,
+    needs_login: bool,
+    feat: Option<&'static str>,
+    help: &'static str,
+) -> Row {
+    Row {
+        name,
+        aliases,
+        verb,
+        arg,
+        needs_login,
+        feat,
+        help,
+    }
+}
+
+use Arg::{None as N, Optional as O, Required as R};
+
+pub static TABLE: &[Row] = &[
+    row(
+        "USER",
+        &[],
+        Verb::User,
+        R,
+        false,
+        None,
+        "USER <sp> username",
+    ),
+    row(
+        "PASS",
+        &[],
+        Verb::Pass,
+        O,
+        false,
+        None,
+        "PASS [<sp> password]",
+    ),
+    row(
+        "ACCT",
+        &[],
+        Verb::Acct,
+        O,
+        false,
+        None,
+        "ACCT <sp> account (not needed)",
+    ),
+    row(
+        "REIN",
+        &[],
+        Verb::Rein,
+        N,
+        false,
+        None,
+        "REIN (reinitialize the session)",
+    ),
+    row(
+        "QUIT",
+        &[],
+        Verb::Quit,
+        N,
+        false,
+        None,
+        "QUIT (end the session)",
+    ),
+    row(
+        "PWD",
+        &["XPWD"],
+        Verb::Pwd,
+        N,
+        true,
+        None,
+        "PWD (print working directory)",
+    ),
+    row("CWD", &["XCWD"], Verb::Cwd, R, true, None, "CWD <sp> path"),
+    row(
+        "CDUP",
+        &["XCUP"],
+        Verb::Cdup,
+        N,
+        true,
+        None,
+        "CDUP (go to the parent directory)",
+    ),
+    row("MKD", &["XMKD"], Verb::Mkd, R, true, None, "MKD <sp> path"),
+    row("RMD", &["XRMD"], Verb::Rmd, R, true, None, "RMD <sp> path"),
+    row("DELE", &[], Verb::Dele, R, true, None, "DELE <sp> file"),
+    row("RNFR", &[], Verb::Rnfr, R, true, None, "RNFR <sp> path"),
+    row("RNTO", &[], Verb::Rnto, R, true, None, "RNTO <sp> path"),
+    row("STOR", &[], Verb::Stor, R, true, None, "STOR <sp> file"),
+    row(
+        "STOU",
+        &[],
+        Verb::Stou,
+        O,
+        true,
+        None,
+        "STOU [<sp> name] (store under a unique name)",
+    ),
+    row("APPE", &[], Verb::Appe, R, true, None, "APPE <sp> file"),
+    row("RETR", &[], Verb::Retr, R, true, None, "RETR <sp> file"),
+    row(
+        "LIST",
+        &[],
+        Verb::List,
+        O,
+        true,
+        None,
+        "LIST [<sp> [-a] [-l] path]",
+    ),
+    row("NLST", &[], Verb::Nlst, O, true, None, "NLST [<sp> path]"),
+    row("STAT", &[], Verb::Stat, O, false, None, "STAT [<sp> path]"),
+    row(
+        "SYST",
+        &[],
+        Verb::Syst,
+        N,
+        false,
+        None,
+        "SYST (system type)",
+    ),
+    row("NOOP", &[], Verb::Noop, N, false, None, "NOOP"),
+    row(
+        "HELP",
+        &[],
+        Verb::Help,
+        O,
+        false,
+        None,
+        "HELP [<sp> command]",
+    ),
+    row(
+        "TYPE",
+        &[],
+        Verb::Type,
+        R,
+        true,
+        None,
+        "TYPE <sp> { A [N] | I | L 8 }",
+    ),
+    row("MODE", &[], Verb::Mode, R, true, None, "MODE <sp> S"),
+    row("STRU", &[], Verb::Stru, R, true, None, "STRU <sp> F"),
+    row(
+        "ALLO",
+        &[],
+        Verb::Allo,
+        O,
+        true,
+        None,
+        "ALLO <sp> size (not needed)",
+    ),
+    row(
+        "PASV",
+        &[],
+        Verb::Pasv,
+        N,
+        true,
+        None,
+        "PASV (passive mode, IPv4)",
+    ),
+    row(
+        "PORT",
+        &[],
+        Verb::Port,
+        R,
+        true,
+        None,
+        "PORT <sp> h1,h2,h3,h4,p1,p2",
+    ),
+    row(
+        "ABOR",
+        &[],
+        Verb::Abor,
+        N,
+        true,
+        None,
+        "ABOR (abort the transfer)",
+    ),
+    row("SITE", &[], Verb::Site, R, true, None, "SITE <sp> HELP"),
+    row(
+        "FEAT",
+        &[],
+        Verb::Feat,
+        N,
+        false,
+        None,
+        "FEAT (list extensions)",
+    ),
+    row(
+        "OPTS",
+        &[],
+        Verb::Opts,
+        R,
+        false,
+        Some("UTF8"),
+        "OPTS <sp> UTF8 ON | MLST facts",
+    ),
+    row(
+        "EPSV",
+        &[],
+        Verb::Epsv,
+        O,
+        true,
+        Some("EPSV"),
+        "EPSV [<sp> 1 | 2 | ALL]",
+    ),
+    row(
+        "EPRT",
+        &[],
+        Verb::Eprt,
+        R,
+        true,
+        Some("EPRT"),
+        "EPRT <sp> |af|address|port|",
+    ),
+    row(
+        "SIZE",
+        &[],
+        Verb::Size,
+        R,
+        true,
+        Some("SIZE"),
+        "SIZE <sp> file",
+    ),
+    row(
+        "MDTM",
+        &[],
+        Verb::Mdtm,
+        R,
+        true,
+        Some("MDTM"),
+        "MDTM <sp> file",
+    ),
+    row(
+        "REST",
+        &[],
+        Verb::Rest,
+        R,
+        true,
+        Some("REST STREAM"),
+        "REST <sp> offset",
+    ),
+    row(
+        "MLST",
+        &[],
+        Verb::Mlst,
+        O,
+        true,
+        Some(MLST_FEAT),
+        "MLST [<sp> path]",
+    ),
+    row("MLSD", &[], Verb::Mlsd, O, true, None, "MLSD [<sp> dir]"),
+    row(
+        "MFMT",
+        &[],
+        Verb::Mfmt,
+        R,
+        true,
+        Some("MFMT"),
+        "MFMT <sp> YYYYMMDDHHMMSS <sp> path",
+    ),
+    row(
+        "SMNT",
+        &[],
+        Verb::Unimplemented,
+        O,
+        true,
+        None,
+        "SMNT (not implemented)",
+    ),
+    row(
+        "LANG",
+        &[],
+        Verb::Unimplemented,
+        O,
+        false,
+        None,
+        "LANG (not implemented)",
+    ),
+];
+
+/// The MLST facts we serve (RFC 3659 7.8); all are on by default, hence the stars.
+pub const MLST_FEAT: &str = "MLST type*;size*;modify*;perm*;unique*;";
+
+/// Feature lines that belong to no single verb: "/"-rooted paths (RFC 3659 6).
+pub const EXTRA_FEAT: &[&str] = &["TVFS"];
+
+/// Finds the row for a verb or one of its aliases (case-insensitive, RFC 959 5.3).
+pub fn lookup(verb: &str) -> Option<&'static Row> {
+    TABLE.iter().find(|r| {
+        r.name.eq_ignore_ascii_case(verb) || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(verb))
+    })
+}
+
+/// The FEAT lines, sorted (RFC 2389 does not order them; sorted is stable for tests).
+pub fn feat_lines() -> Vec<&'static str> {
+    let mut lines: Vec<&str> = TABLE
+        .iter()
+        .filter_map(|r| r.feat)
+        .chain(EXTRA_FEAT.iter().copied())
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// Verbs HELP lists: the implemented ones and their aliases.
+pub fn help_verbs() -> Vec<&'static str> {
+    TABLE
+        .iter()
+        .filter(|r| r.verb != Verb::Unimplemented)
+        .flat_map(|r| std::iter::once(r.name).chain(r.aliases.iter().copied()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases_are_unique() {
+        let mut all: Vec<&str> = TABLE
+            .iter()
+            .flat_map(|r| std::iter::once(r.name).chain(r.aliases.iter().copied()))
+            .collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+
+    #[test]
+    fn lookup_ignores_case_and_finds_aliases() {
+        assert_eq!(lookup("xpwd").map(|r| r.verb), Some(Verb::Pwd));
+        assert_eq!(lookup("Retr").map(|r| r.verb), Some(Verb::Retr));
+        assert!(lookup("FOO").is_none());
+    }
+}

@@ -1,0 +1,3 @@
+//! Limits on what clients may hold: connection counts ([`connections`]).
+
+pub mod connections;

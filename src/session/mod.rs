@@ -1,0 +1,287 @@
+//! One control connection, on its own thread: greeting, then read a line, parse it, gate it
+//! (login), dispatch it, reply, until QUIT, a timeout or the peer leaves.
+//!
+//! Transfers run on this same thread; between chunks they call [`Session::control_check`],
+//! which serves ABOR and STAT at once and queues any other command for afterwards
+//! (RFC 959 commands are served in order).
+
+pub mod stream;
+
+use crate::auth::users::User;
+use crate::command::{parse, Command, ParseError, TransferType};
+use crate::config::Binding;
+use crate::data::{self, Ctl};
+use crate::reply::{Reply, ReplyCode};
+use crate::server::Server;
+use crate::vfs::Vfs;
+use std::collections::VecDeque;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use stream::{ControlStream, ReadError};
+
+/// SFTPGo closes sessions that have not logged in after 2 minutes.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(120);
+/// A transfer with no progress for this long ends, whatever `idle_timeout` says.
+const MIN_STALL: Duration = Duration::from_secs(60);
+/// RFC 959 lets a client retry PASS; after this many failures the connection is closed.
+pub const MAX_LOGIN_FAILURES: u32 = 3;
+/// Lines queued while a transfer runs; more than this and the client is not talking FTP.
+const MAX_PENDING: usize = 16;
+
+pub enum Auth {
+    None,
+    UserGiven(String),
+    LoggedIn(Box<LoggedIn>),
+}
+
+pub struct LoggedIn {
+    pub user: Arc<User>,
+    pub vfs: Vfs,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+/// What STAT shows while a transfer runs.
+pub struct Running {
+    pub what: String,
+    pub bytes: u64,
+}
+
+pub struct Session {
+    pub server: Arc<Server>,
+    binding: usize,
+    pub ctrl: ControlStream,
+    /// Peer and local addresses, IPv4-mapped forms unwrapped.
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub auth: Auth,
+    pub cwd: String,
+    pub ttype: TransferType,
+    pub rest: u64,
+    pub rnfr: Option<String>,
+    pub plan: data::Plan,
+    pub epsv_all: bool,
+    pub failed_logins: u32,
+    pub started: Instant,
+    pending: VecDeque<String>,
+    pub quit_requested: bool,
+    pub control_lost: bool,
+    pub running: Option<Running>,
+}
+
+impl Session {
+    pub fn new(server: Arc<Server>, binding: usize, sock: TcpStream) -> io::Result<Session> {
+        let peer = canonical(sock.peer_addr()?);
+        let local = canonical(sock.local_addr()?);
+        Ok(Session {
+            server,
+            binding,
+            ctrl: ControlStream::new(sock)?,
+            peer,
+            local,
+            auth: Auth::None,
+            cwd: "/".into(),
+            ttype: TransferType::Binary,
+            rest: 0,
+            rnfr: None,
+            plan: data::Plan::None,
+            epsv_all: false,
+            failed_logins: 0,
+            started: Instant::now(),
+            pending: VecDeque::new(),
+            quit_requested: false,
+            control_lost: false,
+            running: None,
+        })
+    }
+
+    pub fn binding(&self) -> &Binding {
+        // The index comes from the listener, which enumerated this very list.
+        &self.server.config.ftpd.bindings[self.binding]
+    }
+
+    pub fn logged_in(&self) -> Option<&LoggedIn> {
+        match &self.auth {
+            Auth::LoggedIn(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn username(&self) -> &str {
+        match &self.auth {
+            Auth::LoggedIn(l) => &l.user.username,
+            Auth::UserGiven(u) => u,
+            Auth::None => "-",
+        }
+    }
+
+    pub fn reply(&mut self, code: ReplyCode, text: impl Into<String>) -> io::Result<()> {
+        self.send(&Reply::new(code, text))
+    }
+
+    pub fn send(&mut self, r: &Reply) -> io::Result<()> {
+        if self.binding().debug {
+            log::debug!("{} <- {:?}", self.peer, r);
+        }
+        self.ctrl.send(r)
+    }
+
+    /// Serves the connection until it ends.
+    pub fn run(mut self) {
+        let greeting = Reply::multi(
+            ReplyCode::ServiceReady,
+            self.server.config.ftpd.banner.clone(),
+        );
+        if self.send(&greeting).is_err() {
+            return;
+        }
+        loop {
+            let line = match self.next_line() {
+                Ok(line) => line,
+                Err(ReadError::Timeout) => {
+                    let _ = self.reply(
+                        ReplyCode::ServiceUnavailable,
+                        "Idle timeout: closing control connection",
+                    );
+                    log::info!("idle timeout user={} remote={}", self.username(), self.peer);
+                    break;
+                }
+                Err(ReadError::TooLong) => {
+                    if self.reply(ReplyCode::SyntaxError, "Line too long").is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Err(ReadError::NotUtf8) => {
+                    if self
+                        .reply(ReplyCode::ArgumentError, "Command is not valid UTF-8")
+                        .is_err()
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                Err(ReadError::Closed) | Err(ReadError::Io(_)) => break,
+            };
+            match self.handle_line(&line) {
+                Ok(Flow::Continue) if !self.control_lost => {}
+                _ => break,
+            }
+        }
+        log::debug!("session end remote={}", self.peer);
+    }
+
+    fn next_line(&mut self) -> Result<String, ReadError> {
+        if let Some(line) = self.pending.pop_front() {
+            return Ok(line);
+        }
+        let idle = self.server.config.common.idle_timeout;
+        let limit = match (&self.auth, idle) {
+            (Auth::LoggedIn(_), idle) => idle,
+            (_, Some(idle)) => Some(idle.min(LOGIN_TIMEOUT)),
+            (_, None) => None,
+        };
+        self.ctrl.read_line(limit.map(|d| Instant::now() + d))
+    }
+
+    fn handle_line(&mut self, line: &str) -> io::Result<Flow> {
+        if self.binding().debug {
+            let shown = if parse::verb_of(line) == "PASS" {
+                "PASS ****"
+            } else {
+                line
+            };
+            log::debug!("{} -> {}", self.peer, shown);
+        }
+        let cmd = match parse(line) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                let r = parse_error_reply(e);
+                self.send(&r)?;
+                return Ok(Flow::Continue);
+            }
+        };
+        let needs_login = crate::command::table::lookup(&parse::verb_of(line))
+            .map(|r| r.needs_login)
+            .unwrap_or(true);
+        let stat_with_arg = matches!(cmd, Command::Stat(Some(_)));
+        if (needs_login || stat_with_arg) && self.logged_in().is_none() {
+            self.reply(ReplyCode::NotLoggedIn, "Please log in with USER and PASS")?;
+            return Ok(Flow::Continue);
+        }
+        self.dispatch(cmd)
+    }
+
+    /// How long a transfer may go without progress.
+    pub fn stall_limit(&self) -> Duration {
+        self.server
+            .config
+            .common
+            .idle_timeout
+            .map(|d| d.max(MIN_STALL))
+            .unwrap_or(Duration::from_secs(900))
+    }
+
+    /// Looks at the control connection during a transfer. ABOR stops it; STAT is answered;
+    /// QUIT waits for the end; anything else is kept for later.
+    pub fn control_check(&mut self, bytes: u64) -> Ctl {
+        if let Some(r) = self.running.as_mut() {
+            r.bytes = bytes;
+        }
+        loop {
+            match self.ctrl.try_read_line() {
+                Ok(None) => return Ctl::Go,
+                Ok(Some(line)) => {
+                    let verb = parse::verb_of(&line);
+                    match verb.as_str() {
+                        "ABOR" => return Ctl::Abort,
+                        "STAT" if line.trim().len() == 4 => {
+                            let r = self.status_reply();
+                            if self.send(&r).is_err() {
+                                self.control_lost = true;
+                                return Ctl::Abort;
+                            }
+                        }
+                        "QUIT" => self.quit_requested = true,
+                        _ if self.pending.len() < MAX_PENDING => self.pending.push_back(line),
+                        _ => {}
+                    }
+                }
+                Err(ReadError::TooLong) | Err(ReadError::NotUtf8) => {}
+                Err(ReadError::Timeout) => return Ctl::Go,
+                Err(ReadError::Closed) | Err(ReadError::Io(_)) => {
+                    // Nobody is left to receive the data: stop, and fail an upload.
+                    self.control_lost = true;
+                    return Ctl::Abort;
+                }
+            }
+        }
+    }
+}
+
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
+fn parse_error_reply(e: ParseError) -> Reply {
+    match e {
+        ParseError::Unknown(v) => {
+            Reply::new(ReplyCode::SyntaxError, format!("Unknown command {v:?}"))
+        }
+        ParseError::Argument(v, why) => Reply::new(ReplyCode::ArgumentError, format!("{v}: {why}")),
+        ParseError::Unsupported(v, arg) => Reply::new(
+            ReplyCode::ParameterNotImplemented,
+            format!("{v} {arg} is not implemented"),
+        ),
+        ParseError::Protocol => Reply::new(
+            ReplyCode::ProtocolNotSupported,
+            "Network protocol not supported, use (1,2)",
+        ),
+    }
+}

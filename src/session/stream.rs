@@ -1,0 +1,180 @@
+//! The control connection's byte stream: the only code that reads command lines and writes
+//! replies. Lines end at LF (a CR before it is dropped), are bounded in length so a client
+//! cannot make us buffer without limit, and have Telnet IAC sequences removed (RFC 959 4.1.3:
+//! ABOR may arrive after Telnet IP and Synch).
+
+use crate::reply::Reply;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Longest command line accepted (RFC 959 sets none; 4 KiB is SFTPGo's bound too).
+pub const MAX_LINE: usize = 4096;
+
+/// How long a reply write may block before the client is considered gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+const IAC: u8 = 255;
+
+#[derive(Debug)]
+pub enum ReadError {
+    /// Nothing arrived before the deadline.
+    Timeout,
+    /// The peer closed the connection.
+    Closed,
+    /// The line was longer than [`MAX_LINE`]; it has been discarded whole.
+    TooLong,
+    /// The line is not UTF-8 (RFC 2640 paths are UTF-8).
+    NotUtf8,
+    Io(io::Error),
+}
+
+pub struct ControlStream {
+    sock: TcpStream,
+    buf: Vec<u8>,
+    /// Skipping the rest of an over-long line until its LF.
+    discarding: bool,
+}
+
+impl ControlStream {
+    pub fn new(sock: TcpStream) -> io::Result<ControlStream> {
+        sock.set_nodelay(true)?;
+        sock.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        // Python's ftplib sends ABOR with MSG_OOB; without this its last byte would be
+        // taken out of the stream and the line would never end.
+        socket2::SockRef::from(&sock).set_out_of_band_inline(true)?;
+        Ok(ControlStream {
+            sock,
+            buf: Vec::new(),
+            discarding: false,
+        })
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+
+    pub fn send(&mut self, reply: &Reply) -> io::Result<()> {
+        self.sock.write_all(&reply.to_wire())
+    }
+
+    /// Blocks until a full line arrives or `deadline` passes (None: no deadline).
+    pub fn read_line(&mut self, deadline: Option<Instant>) -> Result<String, ReadError> {
+        loop {
+            if let Some(line) = self.take_line() {
+                return line;
+            }
+            let timeout = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(ReadError::Timeout);
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            self.sock.set_read_timeout(timeout).map_err(ReadError::Io)?;
+            self.fill()?;
+        }
+    }
+
+    /// A line if one is already complete or arrives without blocking (used between the
+    /// chunks of a transfer to see ABOR and STAT).
+    pub fn try_read_line(&mut self) -> Result<Option<String>, ReadError> {
+        if let Some(line) = self.take_line() {
+            return line.map(Some);
+        }
+        self.sock.set_nonblocking(true).map_err(ReadError::Io)?;
+        let r = self.fill();
+        self.sock.set_nonblocking(false).map_err(ReadError::Io)?;
+        match r {
+            Ok(()) => self.take_line().transpose(),
+            Err(ReadError::Timeout) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads what is available into the buffer.
+    fn fill(&mut self) -> Result<(), ReadError> {
+        let mut chunk = [0u8; 1024];
+        match self.sock.read(&mut chunk) {
+            Ok(0) => Err(ReadError::Closed),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(ReadError::Timeout)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(ReadError::Io(e)),
+        }
+    }
+
+    /// Takes one complete line out of the buffer, if there is one.
+    fn take_line(&mut self) -> Option<Result<String, ReadError>> {
+        let Some(pos) = self.buf.iter().position(|&b| b == b'\n') else {
+            if self.buf.len() > MAX_LINE {
+                self.buf.clear();
+                self.discarding = true;
+            }
+            return None;
+        };
+        let mut raw: Vec<u8> = self.buf.drain(..=pos).collect();
+        raw.pop();
+        if raw.last() == Some(&b'\r') {
+            raw.pop();
+        }
+        if self.buf.is_empty() {
+            // Idle sessions keep no buffer.
+            self.buf = Vec::new();
+        }
+        if std::mem::take(&mut self.discarding) || raw.len() > MAX_LINE {
+            return Some(Err(ReadError::TooLong));
+        }
+        let clean = strip_telnet(&raw);
+        Some(String::from_utf8(clean).map_err(|_| ReadError::NotUtf8))
+    }
+}
+
+/// Removes Telnet commands (IAC x, IAC WILL/WONT/DO/DONT opt) and un-doubles IAC IAC.
+fn strip_telnet(raw: &[u8]) -> Vec<u8> {
+    if !raw.contains(&IAC) {
+        return raw.to_vec();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match (raw[i], raw.get(i + 1)) {
+            (IAC, Some(&IAC)) => {
+                out.push(IAC);
+                i += 2;
+            }
+            (IAC, Some(251..=254)) => i += 3,
+            (IAC, _) => i += 2,
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telnet_ip_and_synch_before_abor() {
+        assert_eq!(strip_telnet(b"\xff\xf4\xff\xf2ABOR"), b"ABOR");
+        assert_eq!(strip_telnet(b"a\xff\xffb"), b"a\xffb");
+        assert_eq!(strip_telnet(b"\xff\xfb\x01X"), b"X");
+    }
+}

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 pub const TICK: Duration = Duration::from_millis(100);
 /// How long to wait for the data connection to be made (SFTPGo's 20 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-/// Bytes handed to sendfile at a time (zero-copy; bounded so ABOR is seen between chunks).
+/// Bytes handed to sendfile at a time (bounded so ABOR is seen between chunks).
 const SEND_CHUNK: u64 = 8 << 20;
 /// Buffer for uploads and converted (ASCII) downloads.
 const BUF_SIZE: usize = 256 << 10;
@@ -180,8 +180,8 @@ impl Watch {
     }
 }
 
-/// RETR in binary: the kernel's zero-copy path (`io::copy` from a `File` to a `TcpStream`
-/// uses sendfile on Linux), a chunk at a time.
+/// RETR in binary: sendfile(2) where the system has it (zero-copy: the file's pages go to
+/// the socket without passing through this process), a read/write loop elsewhere.
 pub fn send_file(
     file: &File,
     sock: &TcpStream,
@@ -189,43 +189,79 @@ pub fn send_file(
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Outcome {
     let mut f = file;
-    let start = match f.stream_position() {
+    let mut offset = match f.stream_position() {
         Ok(p) => p,
         Err(e) => return Outcome::Local(0, e),
     };
-    let mut watch = Watch::new(stall);
     let mut sent = 0u64;
+    let mut watch = Watch::new(stall);
+    let mut last_check = Instant::now();
     loop {
-        let mut chunk = f.take(SEND_CHUNK);
-        let mut out = sock;
-        let r = io::copy(&mut chunk, &mut out);
-        // After an error sendfile has still advanced the file position by what it sent.
-        let now = match f.stream_position() {
-            Ok(p) => p.saturating_sub(start),
-            Err(e) => return Outcome::Local(sent, e),
-        };
-        if now > sent {
-            watch.progress();
-        }
-        sent = now;
-        match r {
-            Ok(0) => return Outcome::Done(sent),
-            Ok(_) => {}
-            Err(e) if is_timeout(&e) => {
+        match sendfile(sock, file, &mut offset) {
+            Some(Ok(0)) => return Outcome::Done(sent),
+            Some(Ok(n)) => {
+                sent += n as u64;
+                watch.progress();
+                if last_check.elapsed() < TICK {
+                    continue;
+                }
+                last_check = Instant::now();
+            }
+            Some(Err(e)) if is_timeout(&e) => {
                 if watch.stalled() {
                     return Outcome::Stalled(sent);
                 }
             }
-            Err(e)
-                if e.kind() == io::ErrorKind::BrokenPipe
-                    || e.kind() == io::ErrorKind::ConnectionReset =>
-            {
-                return Outcome::Broken(sent, e)
+            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidInput && sent == 0 => {
+                // This file system cannot sendfile: copy through a buffer instead.
+                return copy_loop(f, offset, sock, watch, ctl);
             }
-            Err(e) => return Outcome::Broken(sent, e),
+            Some(Err(e)) => return Outcome::Broken(sent, e),
+            None => return copy_loop(f, offset, sock, watch, ctl),
         }
         if ctl(sent) == Ctl::Abort {
             return Outcome::Aborted(sent);
+        }
+    }
+}
+
+/// One sendfile(2) call of at most [`SEND_CHUNK`] bytes from `offset`; None where the
+/// system has no sendfile.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn sendfile(sock: &TcpStream, file: &File, offset: &mut u64) -> Option<io::Result<usize>> {
+    Some(
+        rustix::fs::sendfile(sock, file, Some(offset), SEND_CHUNK as usize)
+            .map_err(io::Error::from),
+    )
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn sendfile(_sock: &TcpStream, _file: &File, _offset: &mut u64) -> Option<io::Result<usize>> {
+    None
+}
+
+/// The portable download path: read from `offset`, write to the socket.
+fn copy_loop(
+    mut f: &File,
+    offset: u64,
+    sock: &TcpStream,
+    mut watch: Watch,
+    ctl: &mut dyn FnMut(u64) -> Ctl,
+) -> Outcome {
+    if let Err(e) = f.seek(io::SeekFrom::Start(offset)) {
+        return Outcome::Local(0, e);
+    }
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut sent = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => return Outcome::Done(sent),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Outcome::Local(sent, e),
+        };
+        if let Some(end) = write_all(sock, &buf[..n], &mut sent, &mut watch, ctl) {
+            return end;
         }
     }
 }

@@ -1,0 +1,149 @@
+# ferroftpd - build, try, test, lint and install.
+# GNU make; the recipes stay POSIX sh, and the variables work with any make.
+# `make` alone prints the targets.
+
+CARGO      ?= cargo
+MANDOC     ?= mandoc
+PYTHON     ?= python3
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(PREFIX)/etc
+# DESTDIR is prepended to every installed path (staged installs, packages).
+DESTDIR    ?=
+
+BIN   = target/release/ferroftpd
+MANS  = man/ferroftpd.8 man/ferroftpd.json.5
+
+# `make run`: a demo daemon on loopback.
+RUN_PORT ?= 2121
+
+# `make bench`: the shared harness (../shared/bench) against a daemon started here.
+SHARED      ?= ../shared
+BENCH_PORT  ?= 2130
+BENCH_SCENARIOS ?= retr-big,stor-big,small-files,logins,list-big
+# The same bounds as the peers' baseline (bench/run_peers.sh in the shared folder).
+BENCH_OPTS  ?= --repeat 3 --max-seconds 150 --big-mib 1024 --small-sessions 8 \
+	--small-files 100 --login-workers 8 --login-count 500 --list-entries 10000
+# User ftpbench / ftpbench with the peers' hash: SHA-512-crypt, 5000 rounds, about 1.2 ms
+# a check (`openssl passwd -6 -salt ftpbenchsalt ftpbench`), so `logins` compares servers
+# rather than hash costs.
+BENCH_HASH = $$6$$ftpbenchsalt$$hebEXVvf8JderukzDI41v8dZb7l.b6emtiOdJqoyeOfEoOCn9dYNCq87kR/phA8FBvKTko7dmlzQuUEVn8SKm1
+
+.PHONY: help build run test lint man bench install uninstall clean
+
+help:
+	@echo 'ferroftpd make targets:'
+	@echo '  make build      cargo build --release (target/release/ferroftpd)'
+	@echo '  make run        demo daemon on 127.0.0.1:$(RUN_PORT), user demo / demo (Ctrl-C stops it)'
+	@echo '  make test       cargo test --all-targets, then make man'
+	@echo '  make lint       cargo fmt --check; cargo clippy --all-targets -D warnings'
+	@echo '  make man        mandoc -Tlint the manual pages'
+	@echo '  make bench      $(SHARED)/bench/ftpbench.py against a fresh daemon; bench/results/'
+	@echo '  make install    binary, manual pages and sample config under DESTDIR+PREFIX'
+	@echo '  make uninstall  remove what install put there (configs are kept)'
+	@echo '  make clean      cargo clean; remove run/'
+	@echo 'Install paths: PREFIX=$(PREFIX) BINDIR=$(BINDIR) MANDIR=$(MANDIR)'
+	@echo '               SYSCONFDIR=$(SYSCONFDIR) DESTDIR=$(DESTDIR)'
+
+build:
+	$(CARGO) build --release
+
+# run/ is gitignored. The config is written here; the users file is etc/users.json with its
+# home directories moved under run/ (demo -> run/demo-home, reader -> run/pub).
+run: build
+	@mkdir -p run/demo-home run/pub
+	@printf '%s\n' '{' \
+	  '  "common": {"idle_timeout": 15, "max_per_host_connections": 20},' \
+	  '  "ftpd": {' \
+	  '    "bindings": [{"address": "127.0.0.1", "port": $(RUN_PORT)}],' \
+	  '    "passive_port_range": {"start": 50000, "end": 50100}' \
+	  '  },' \
+	  '  "data_provider": {"driver": "memory", "name": "users.json"}' \
+	  '}' > run/ferroftpd.json
+	@sed -e "s|\"/srv/ftp/|\"$$(pwd)/run/|" etc/users.json > run/users.json
+	@grep -q "\"$$(pwd)/run/demo-home\"" run/users.json || \
+	  { echo 'make run: could not point the demo home into run/ (is the path odd?)' >&2; exit 1; }
+	@echo
+	@echo 'ferroftpd on 127.0.0.1:$(RUN_PORT): user demo, password demo, files in run/demo-home'
+	@echo '(and user reader / reader, read-only, in run/pub). Connect with:'
+	@echo '  curl ftp://demo:demo@127.0.0.1:$(RUN_PORT)/'
+	@echo '  lftp -u demo,demo -p $(RUN_PORT) 127.0.0.1'
+	@echo 'Ctrl-C stops it.'
+	@echo
+	exec ./$(BIN) --config run/ferroftpd.json
+
+test:
+	$(CARGO) test --all-targets
+	@$(MAKE) man
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# -Wwarning: warnings and errors fail; style notes (such as "referenced manual not found"
+# for vsftpd(8) on a machine without it) are not failures.
+man:
+	$(MANDOC) -Tlint -Wwarning $(MANS)
+
+# One daemon for all scenarios, on loopback, logging warnings only; stopped by its PID
+# however the run ends. The 1 GiB and 10,000-entry fixtures live in run/bench/home and are
+# removed at the end so the working tree does not keep them.
+bench: build
+	@test -f $(SHARED)/bench/ftpbench.py || \
+	  { echo "make bench: $(SHARED)/bench/ftpbench.py not found (set SHARED=...)" >&2; exit 1; }
+	@set -e; \
+	d="$$(pwd)/run/bench"; rm -rf "$$d"; mkdir -p "$$d/home" bench/results; \
+	printf '%s\n' '{"common": {"idle_timeout": 15, "max_total_connections": 0, "max_per_host_connections": 0},' \
+	  ' "ftpd": {"bindings": [{"address": "127.0.0.1", "port": $(BENCH_PORT)}],' \
+	  '  "passive_port_range": {"start": 31000, "end": 31999}},' \
+	  ' "data_provider": {"driver": "memory", "name": "users.json"}}' > "$$d/ferroftpd.json"; \
+	printf '{"users": [{"username": "ftpbench", "password": "%s", "status": 1, "home_dir": "%s", "permissions": {"/": ["*"]}}]}\n' \
+	  '$(BENCH_HASH)' "$$d/home" > "$$d/users.json"; \
+	RUST_LOG=warn ./$(BIN) --config "$$d/ferroftpd.json" 2> "$$d/ferroftpd.log" & pid=$$!; \
+	trap 'st=$$?; kill $$pid 2>/dev/null || :; wait $$pid 2>/dev/null || :; rm -rf "$$d/home"; exit $$st' EXIT; \
+	trap 'exit 130' INT TERM; \
+	i=0; until $(PYTHON) -c 'import socket; socket.create_connection(("127.0.0.1", $(BENCH_PORT)), 1).close()' 2>/dev/null; do \
+	  i=$$((i + 1)); \
+	  if [ $$i -gt 100 ] || ! kill -0 $$pid 2>/dev/null; then \
+	    echo "make bench: ferroftpd is not listening on 127.0.0.1:$(BENCH_PORT); its log:" >&2; \
+	    cat "$$d/ferroftpd.log" >&2; exit 1; \
+	  fi; \
+	  sleep 0.1; \
+	done; \
+	out="bench/results/ferroftpd-$$(date +%Y%m%d-%H%M%S).jsonl"; \
+	echo "ferroftpd PID $$pid on 127.0.0.1:$(BENCH_PORT); results -> $$out"; \
+	$(PYTHON) $(SHARED)/bench/ftpbench.py --host 127.0.0.1 --port $(BENCH_PORT) \
+	  --user ftpbench --password ftpbench --pid $$pid --label ferroftpd \
+	  --scenario $(BENCH_SCENARIOS) $(BENCH_OPTS) --out "$$out" > /dev/null; \
+	echo "done: $$out"; \
+	if [ -f $(SHARED)/bench/report.py ]; then $(PYTHON) $(SHARED)/bench/report.py "$$out"; fi
+
+# The configuration is installed only when none is there, so an upgrade keeps the local one.
+# The users file goes in as users.json.sample only: its demo accounts have known passwords.
+install:
+	@test -x $(BIN) || { echo "$(BIN) is missing: run 'make build' first" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(SYSCONFDIR)/ferroftpd
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/ferroftpd
+	install -m 0644 man/ferroftpd.8 $(DESTDIR)$(MANDIR)/man8/ferroftpd.8
+	install -m 0644 man/ferroftpd.json.5 $(DESTDIR)$(MANDIR)/man5/ferroftpd.json.5
+	install -m 0644 etc/ferroftpd.json $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json.sample
+	install -m 0600 etc/users.json $(DESTDIR)$(SYSCONFDIR)/ferroftpd/users.json.sample
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json ]; then \
+	  echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json"; \
+	else \
+	  echo "install -m 0644 etc/ferroftpd.json $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json"; \
+	  install -m 0644 etc/ferroftpd.json $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ferroftpd $(DESTDIR)$(MANDIR)/man8/ferroftpd.8 \
+	  $(DESTDIR)$(MANDIR)/man5/ferroftpd.json.5 \
+	  $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json.sample \
+	  $(DESTDIR)$(SYSCONFDIR)/ferroftpd/users.json.sample
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ (configuration and users): remove it by hand"
+
+clean:
+	$(CARGO) clean
+	rm -rf run

@@ -30,6 +30,7 @@ pub mod listener;
 pub mod reply;
 pub mod server;
 pub mod session;
+pub mod tls;
 pub mod util;
 pub mod vfs;
 

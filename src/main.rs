@@ -28,7 +28,12 @@ fn main() -> ExitCode {
         Mode::HashPassword => return hash_password(),
         Mode::Serve | Mode::CheckConfig => {}
     }
-    let level = if opts.debug { "debug" } else { "info" };
+    // rustls warns about client quirks (an IP address sent as SNI) on every connection.
+    let level = if opts.debug {
+        "debug,rustls=info"
+    } else {
+        "info,rustls=error"
+    };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()
         .init();
@@ -41,16 +46,22 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let (bindings, nusers) = (config.ftpd.bindings.len(), users.len());
+    // Built before the check-only exit so certificates and keys are checked too.
+    let server = match server::Server::new(config, users) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ferroftpd: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if check_only {
         println!(
-            "ferroftpd: {}: configuration OK ({} binding(s), {} user(s))",
-            opts.config.display(),
-            config.ftpd.bindings.len(),
-            users.len()
+            "ferroftpd: {}: configuration OK ({bindings} binding(s), {nusers} user(s))",
+            opts.config.display()
         );
         return ExitCode::SUCCESS;
     }
-    let server = server::Server::new(config, users);
     let listeners = match listener::bind_all(&server) {
         Ok(l) => l,
         Err(e) => {

@@ -35,6 +35,10 @@ pub enum ReplyCode {
     EnteringExtendedPassive = 229,
     /// 230: user logged in, proceed.
     LoggedIn = 230,
+    /// 232: user logged in, authorized by security data exchange (RFC 2228).
+    LoggedInBySecurityData = 232,
+    /// 234: security data exchange complete: AUTH accepted (RFC 2228).
+    AuthOk = 234,
     /// 250: requested file action okay, completed.
     FileActionOk = 250,
     /// 257: "PATHNAME" created / is the current directory.
@@ -67,8 +71,12 @@ pub enum ReplyCode {
     ParameterNotImplemented = 504,
     /// 522: network protocol not supported (RFC 2428 EPRT).
     ProtocolNotSupported = 522,
+    /// 521: data connection cannot be opened with this PROT setting (RFC 4217).
+    DataProtectionRequired = 521,
     /// 530: not logged in.
     NotLoggedIn = 530,
+    /// 534: request denied for policy reasons (RFC 2228).
+    PolicyDenied = 534,
     /// 550: requested action not taken; file unavailable (not found, no access).
     FileUnavailable = 550,
     /// 552: requested file action aborted; exceeded storage allocation.

@@ -20,6 +20,10 @@ pub enum LoginError {
     Expired,
     ProtocolDenied,
     AddressDenied,
+    /// The user may not log in this way (`filters.denied_login_methods`).
+    MethodDenied(&'static str),
+    /// The client certificate does not belong to this user.
+    CertificateMismatch,
     /// The stored hash could not be read (logged, not shown).
     BadHash,
 }
@@ -32,6 +36,12 @@ impl fmt::Display for LoginError {
             LoginError::Expired => "Login refused: account expired",
             LoginError::ProtocolDenied => "Login refused: FTP is not allowed for this account",
             LoginError::AddressDenied => "Login refused: not allowed from this address",
+            LoginError::MethodDenied(_) => {
+                "Login refused: this login method is not allowed for this account"
+            }
+            LoginError::CertificateMismatch => {
+                "Login refused: the TLS client certificate does not match this user"
+            }
             LoginError::BadHash => "Login incorrect",
         })
     }
@@ -61,6 +71,12 @@ pub fn authenticate(
         Ok(false) => return Err(LoginError::BadCredentials),
         Err(_) => return Err(LoginError::BadHash),
     }
+    check_account(&user, ip)?;
+    Ok(user)
+}
+
+/// What must hold for a user whose identity is proven (by password or certificate).
+pub fn check_account(user: &User, ip: IpAddr) -> Result<(), LoginError> {
     if !user.enabled {
         return Err(LoginError::Disabled);
     }
@@ -73,5 +89,14 @@ pub fn authenticate(
     if !user.ip_allowed(ip.to_canonical()) {
         return Err(LoginError::AddressDenied);
     }
-    Ok(user)
+    Ok(())
+}
+
+/// Whether a verified client certificate (DER) identifies `user`: a pinned certificate
+/// (`tls_certs`), or a Common Name equal to the user name (`tls_username`).
+pub fn certificate_matches(user: &User, der: &[u8], common_name: Option<&str>) -> bool {
+    if !user.tls_certs.is_empty() {
+        return user.tls_certs.iter().any(|c| c.as_slice() == der);
+    }
+    user.tls_username_cn && common_name == Some(user.username.as_str())
 }

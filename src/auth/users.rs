@@ -30,9 +30,44 @@ pub struct User {
     pub ftp_denied: bool,
     /// `filters.start_directory`, cleaned; "/" when unset.
     pub start_directory: String,
+    /// `filters.ftp_security` 1: this user must use TLS, whatever the binding allows.
+    pub tls_required: bool,
+    /// `filters.denied_login_methods` that apply to FTP.
+    pub denied_methods: Vec<LoginMethod>,
+    /// `filters.tls_certs`: DER of the client certificates allowed to log in as this user.
+    pub tls_certs: Vec<Vec<u8>>,
+    /// `filters.tls_username` "CommonName": the certificate's CN must be the user name.
+    pub tls_username_cn: bool,
+}
+
+/// SFTPGo's login methods that FTP uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginMethod {
+    Password,
+    TlsCertificate,
+    TlsCertificateAndPassword,
+}
+
+impl LoginMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginMethod::Password => "password",
+            LoginMethod::TlsCertificate => "TLSCertificate",
+            LoginMethod::TlsCertificateAndPassword => "TLSCertificate+password",
+        }
+    }
 }
 
 impl User {
+    pub fn method_allowed(&self, m: LoginMethod) -> bool {
+        !self.denied_methods.contains(&m)
+    }
+
+    /// Whether the user has any rule tying it to client certificates.
+    pub fn uses_certificates(&self) -> bool {
+        !self.tls_certs.is_empty() || self.tls_username_cn
+    }
+
     /// SFTPGo's rule: the allowed list is checked first (an IP in both is allowed); when an
     /// allowed list exists, anything outside it is refused.
     pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
@@ -105,9 +140,7 @@ const FILTERS_NOT_ENFORCED: &[&str] = &[
     "max_upload_file_size",
     "bandwidth_limits",
     "data_transfer_limits",
-    "denied_login_methods",
     "access_time",
-    "tls_certs",
     "two_factor_protocols",
 ];
 
@@ -195,6 +228,39 @@ fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, 
             .ok_or_else(|| filters.error("start_directory", format!("{who}: must be absolute")))?
     };
 
+    let tls_required = filters.int("ftp_security", 0, 0, 1)? == 1;
+    let denied_methods = filters
+        .string_list("denied_login_methods")?
+        .iter()
+        .filter_map(|m| match m.as_str() {
+            "password" => Some(LoginMethod::Password),
+            "TLSCertificate" => Some(LoginMethod::TlsCertificate),
+            "TLSCertificate+password" => Some(LoginMethod::TlsCertificateAndPassword),
+            _ => None, // SSH-only methods
+        })
+        .collect();
+    let mut tls_certs = Vec::new();
+    for (i, pem) in filters.string_list("tls_certs")?.iter().enumerate() {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
+            filters.error(
+                &format!("tls_certs[{i}]"),
+                format!("{who}: not a PEM certificate: {e}"),
+            )
+        })?;
+        tls_certs.push(der.as_ref().to_vec());
+    }
+    let tls_username_cn = match filters.string("tls_username", "")?.as_str() {
+        "CommonName" => true,
+        "" | "None" => false,
+        other => {
+            return Err(filters.error(
+                "tls_username",
+                format!("{who}: {other:?} is not None or CommonName"),
+            ))
+        }
+    };
+
     for key in NOT_ENFORCED {
         if u.int(key, 0, i64::MIN, i64::MAX).unwrap_or(1) != 0 {
             warnings.push(format!(
@@ -236,5 +302,9 @@ fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, 
         denied_ip,
         ftp_denied,
         start_directory,
+        tls_required,
+        denied_methods,
+        tls_certs,
+        tls_username_cn,
     })
 }

@@ -128,15 +128,15 @@ impl Session {
         }
         let started = Instant::now();
         let text = format!("Opening data connection for {verb} {dir}");
-        let Some(sock) = self.open_data(&text, verb, dir)? else {
+        let Some(mut stream) = self.open_data(&text, verb, dir)? else {
             return Ok(());
         };
         let stall = self.stall_limit();
         let outcome = {
             let mut ctl = |n| self.control_check(n);
-            data::send_bytes(&sock, &bytes, stall, &mut ctl)
+            data::send_bytes(&mut stream, &bytes, stall, &mut ctl)
         };
-        drop(sock);
+        let outcome = super::transfer::close_data(stream, outcome, true);
         self.end_transfer(verb, dir, &outcome, started)
     }
 
@@ -223,6 +223,18 @@ impl Session {
         match self.logged_in() {
             Some(l) => lines.push(format!("Logged in as {}", l.user.username)),
             None => lines.push("Not logged in".into()),
+        }
+        match self.ctrl.tls() {
+            Some(c) => lines.push(format!(
+                "TLS: {}; data connections {}",
+                crate::tls::describe(c),
+                if self.data_tls() {
+                    "protected"
+                } else {
+                    "clear"
+                }
+            )),
+            None => lines.push("TLS: none".into()),
         }
         let t = if self.ascii_active() {
             "ASCII"

@@ -1,21 +1,71 @@
 //! USER, PASS, REIN (RFC 959 4.1.1). QUIT is in the dispatcher.
 
-use crate::auth::login::{authenticate, LoginError};
+use crate::auth::login::{authenticate, certificate_matches, check_account, LoginError};
+use crate::auth::users::{LoginMethod, User};
 use crate::command::parse::Secret;
 use crate::command::TransferType;
+use crate::config::tls::ClientAuth;
 use crate::data;
 use crate::reply::ReplyCode;
 use crate::session::{Auth, Flow, LoggedIn, Session};
 use crate::vfs::Vfs;
 use std::io;
+use std::sync::Arc;
 
 impl Session {
-    pub(crate) fn cmd_user(&mut self, name: String) -> io::Result<()> {
+    pub(crate) fn cmd_user(&mut self, name: String) -> io::Result<Flow> {
         // A new USER starts a new login (RFC 959 allows changing user).
         self.reset_state();
+        let user = self.server.users().get(&name);
+        if let Some(u) = &user {
+            if u.tls_required && self.tls.is_none() {
+                self.reply(
+                    ReplyCode::NotLoggedIn,
+                    "TLS required for this user: send AUTH TLS first",
+                )?;
+                return Ok(Flow::Continue);
+            }
+        }
+        if let (Some(u), Some((der, cn))) = (&user, self.client_certificate()) {
+            if u.uses_certificates() {
+                if !certificate_matches(u, &der, cn.as_deref()) {
+                    log::warn!(
+                        "login failed user={} remote={} reason=\"client certificate (CN {:?}) does not match\"",
+                        printable(&name),
+                        self.peer,
+                        cn.unwrap_or_default()
+                    );
+                    return self.login_failed(&name, LoginError::CertificateMismatch);
+                }
+                if u.method_allowed(LoginMethod::TlsCertificate) {
+                    return self.certificate_login(Arc::clone(u));
+                }
+                self.cert_matched = true;
+            }
+        }
         let text = format!("Password required for {}", printable(&name));
         self.auth = Auth::UserGiven(name);
-        self.reply(ReplyCode::NeedPassword, text)
+        self.reply(ReplyCode::NeedPassword, text)?;
+        Ok(Flow::Continue)
+    }
+
+    /// The verified client certificate of the control connection (DER and Common Name),
+    /// where the binding asks for one.
+    fn client_certificate(&self) -> Option<(Vec<u8>, Option<String>)> {
+        if self.binding().tls.client_auth == ClientAuth::None {
+            return None;
+        }
+        let cert = self.ctrl.tls()?.peer_certificates()?.first()?;
+        Some((cert.as_ref().to_vec(), crate::tls::cert::common_name(cert)))
+    }
+
+    /// USER with a matching certificate and the TLSCertificate method allowed: 232.
+    fn certificate_login(&mut self, user: Arc<User>) -> io::Result<Flow> {
+        let name = user.username.clone();
+        if let Err(e) = check_account(&user, self.peer.ip()) {
+            return self.login_failed(&name, e);
+        }
+        self.complete_login(user, LoginMethod::TlsCertificate)
     }
 
     pub(crate) fn cmd_pass(&mut self, secret: Secret) -> io::Result<Flow> {
@@ -37,6 +87,20 @@ impl Session {
             Ok(u) => u,
             Err(e) => return self.login_failed(&name, e),
         };
+        let method = if self.cert_matched {
+            LoginMethod::TlsCertificateAndPassword
+        } else {
+            LoginMethod::Password
+        };
+        if !user.method_allowed(method) {
+            return self.login_failed(&name, LoginError::MethodDenied(method.name()));
+        }
+        self.complete_login(user, method)
+    }
+
+    /// Opens the home directory and enters the logged-in state.
+    fn complete_login(&mut self, user: Arc<User>, method: LoginMethod) -> io::Result<Flow> {
+        let name = user.username.clone();
         let vfs = match Vfs::open_home(&user.home_dir, user.permissions.clone()) {
             Ok(v) => v,
             Err(e) => {
@@ -60,20 +124,38 @@ impl Session {
         } else {
             "/".into()
         };
-        log::info!("login user={} remote={}", printable(&name), self.peer);
+        let tls = self
+            .ctrl
+            .tls()
+            .map(|c| crate::tls::describe(c))
+            .unwrap_or_else(|| "none".into());
+        log::info!(
+            "login user={} remote={} method={} tls=\"{tls}\"",
+            printable(&name),
+            self.peer,
+            method.name()
+        );
         self.auth = Auth::LoggedIn(Box::new(LoggedIn { user, vfs }));
         self.failed_logins = 0;
-        self.reply(
-            ReplyCode::LoggedIn,
-            format!("User {} logged in", printable(&name)),
-        )?;
+        let (code, text) = match method {
+            LoginMethod::TlsCertificate => (
+                ReplyCode::LoggedInBySecurityData,
+                format!("User {} logged in with a TLS certificate", printable(&name)),
+            ),
+            _ => (
+                ReplyCode::LoggedIn,
+                format!("User {} logged in", printable(&name)),
+            ),
+        };
+        self.reply(code, text)?;
         Ok(Flow::Continue)
     }
 
     fn login_failed(&mut self, name: &str, e: LoginError) -> io::Result<Flow> {
         self.failed_logins += 1;
-        let reason = match e {
+        let reason = match &e {
             LoginError::BadHash => "stored password hash unreadable".to_string(),
+            LoginError::MethodDenied(m) => format!("login method {m} denied"),
             _ => e.to_string(),
         };
         log::warn!(
@@ -108,6 +190,7 @@ impl Session {
         self.rnfr = None;
         self.plan = data::Plan::None;
         self.epsv_all = false;
+        self.cert_matched = false;
     }
 }
 

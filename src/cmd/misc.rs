@@ -1,6 +1,7 @@
 //! FEAT (RFC 2389), HELP, OPTS (RFC 2389, RFC 3659 7.9), SITE (only HELP so far).
 
-use crate::command::table::{feat_lines, help_verbs, lookup};
+use crate::command::table::{feat_lines, help_verbs, lookup, Gate, Row, Verb};
+use crate::config::tls::TlsMode;
 use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
 use std::io;
@@ -8,7 +9,11 @@ use std::io;
 impl Session {
     pub(crate) fn cmd_feat(&mut self) -> io::Result<()> {
         let mut lines = vec!["Features:".to_string()];
-        lines.extend(feat_lines().into_iter().map(String::from));
+        lines.extend(
+            feat_lines(|r| self.row_open(r))
+                .into_iter()
+                .map(String::from),
+        );
         lines.push("End".into());
         self.send(&Reply::multi(ReplyCode::SystemStatus, lines))
     }
@@ -24,7 +29,7 @@ impl Session {
             };
         }
         let mut lines = vec!["The following commands are recognized:".to_string()];
-        for chunk in help_verbs().chunks(8) {
+        for chunk in help_verbs(|r| self.row_open(r)).chunks(8) {
             lines.push(
                 chunk
                     .iter()
@@ -35,6 +40,20 @@ impl Session {
         }
         lines.push("Help OK".into());
         self.send(&Reply::multi(ReplyCode::Help, lines))
+    }
+
+    /// Whether a table row applies to this session (its gate is open).
+    fn row_open(&self, r: &Row) -> bool {
+        match r.gate {
+            Gate::Always => true,
+            Gate::Tls => {
+                let Some(ctx) = self.tls_context() else {
+                    return false;
+                };
+                // Implicit TLS has nothing to negotiate.
+                !(r.verb == Verb::Auth && ctx.settings().mode == TlsMode::Implicit)
+            }
+        }
     }
 
     pub(crate) fn cmd_opts(&mut self, arg: &str) -> io::Result<()> {

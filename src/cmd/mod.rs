@@ -5,6 +5,7 @@ mod files;
 mod listing;
 mod login;
 mod misc;
+mod tls;
 mod transfer;
 
 use crate::command::Command;
@@ -18,7 +19,7 @@ impl Session {
     pub fn dispatch(&mut self, cmd: Command) -> io::Result<Flow> {
         use Command as C;
         match cmd {
-            C::User(name) => self.cmd_user(name)?,
+            C::User(name) => return self.cmd_user(name),
             C::Pass(secret) => return self.cmd_pass(secret),
             C::Acct => self.reply(ReplyCode::Superfluous, "ACCT not needed")?,
             C::Rein => self.cmd_rein()?,
@@ -62,6 +63,10 @@ impl Session {
             C::Help(a) => self.cmd_help(a.as_deref())?,
             C::Opts(a) => self.cmd_opts(&a)?,
             C::Site(a) => self.cmd_site(&a)?,
+            C::AuthTls => self.cmd_auth()?,
+            C::Pbsz(n) => self.cmd_pbsz(n)?,
+            C::Prot(p) => self.cmd_prot(p)?,
+            C::Ccc => self.cmd_ccc()?,
             C::Unimplemented(v) => {
                 self.reply(ReplyCode::NotImplemented, format!("{v} not implemented"))?
             }

@@ -8,9 +8,9 @@ use crate::config::UploadMode;
 use crate::data::{self, Outcome};
 use crate::reply::ReplyCode;
 use crate::session::{Running, Session};
+use crate::tls::stream::Stream;
 use crate::vfs::WriteMode;
 use std::io::{self, Seek, SeekFrom};
-use std::net::TcpStream;
 use std::time::Instant;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,8 +52,8 @@ impl Session {
     pub(crate) fn cmd_retr(&mut self, arg: &str) -> io::Result<()> {
         let path = self.resolve(arg);
         let offset = std::mem::take(&mut self.rest);
-        if !self.has_plan() {
-            return self.no_plan();
+        if !self.transfer_ready()? {
+            return Ok(());
         }
         let r = self.with_vfs(|v| v.open_read(&path));
         let Some(mut file) = self.fs_take(r, &path)? else {
@@ -75,27 +75,27 @@ impl Session {
             size.saturating_sub(offset)
         );
         let started = Instant::now();
-        let Some(sock) = self.open_data(&text, "RETR", &path)? else {
+        let Some(mut stream) = self.open_data(&text, "RETR", &path)? else {
             return Ok(());
         };
         let stall = self.stall_limit();
         let outcome = {
             let mut ctl = |n| self.control_check(n);
             if ascii {
-                data::send_file_ascii(&file, &sock, stall, &mut ctl)
+                data::send_file_ascii(&file, &mut stream, stall, &mut ctl)
             } else {
-                data::send_file(&file, &sock, stall, &mut ctl)
+                data::send_file(&file, &mut stream, stall, &mut ctl)
             }
         };
-        drop(sock);
+        let outcome = close_data(stream, outcome, true);
         self.end_transfer("RETR", &path, &outcome, started)
     }
 
     pub(crate) fn cmd_store(&mut self, arg: &str, how: Store) -> io::Result<()> {
         let path = self.resolve(arg);
         let offset = std::mem::take(&mut self.rest);
-        if !self.has_plan() {
-            return self.no_plan();
+        if !self.transfer_ready()? {
+            return Ok(());
         }
         let mode = match (how, offset) {
             (Store::Appe, _) => WriteMode::Append,
@@ -121,8 +121,8 @@ impl Session {
 
     pub(crate) fn cmd_stou(&mut self, hint: Option<&str>) -> io::Result<()> {
         self.rest = 0;
-        if !self.has_plan() {
-            return self.no_plan();
+        if !self.transfer_ready()? {
+            return Ok(());
         }
         let dir = self.cwd.clone();
         let hint = hint.map(crate::vfs::path::base_name).unwrap_or("");
@@ -149,15 +149,14 @@ impl Session {
             format!("Opening data connection for {path}")
         };
         let started = Instant::now();
-        let sock = self.open_data(&text, verb, path)?;
-        let outcome = match sock {
-            Some(sock) => {
+        let stream = self.open_data(&text, verb, path)?;
+        let outcome = match stream {
+            Some(mut stream) => {
                 let ascii = self.ascii_active();
                 let stall = self.stall_limit();
                 let mut ctl = |n| self.control_check(n);
-                let o = data::receive(&sock, &mut file, ascii, stall, &mut ctl);
-                drop(sock);
-                Some(o)
+                let o = data::receive(&mut stream, &mut file, ascii, stall, &mut ctl);
+                Some(close_data(stream, o, false))
             }
             None => None,
         };
@@ -199,15 +198,17 @@ impl Session {
         }
     }
 
-    fn has_plan(&self) -> bool {
-        !matches!(self.plan, data::Plan::None)
-    }
-
-    fn no_plan(&mut self) -> io::Result<()> {
-        self.reply(
-            ReplyCode::CantOpenData,
-            "Use PASV, EPSV, PORT or EPRT first",
-        )
+    /// Whether a transfer may start: a data connection was set up, and PROT allows it.
+    /// Otherwise the refusal has been sent.
+    pub(crate) fn transfer_ready(&mut self) -> io::Result<bool> {
+        if matches!(self.plan, data::Plan::None) {
+            self.reply(
+                ReplyCode::CantOpenData,
+                "Use PASV, EPSV, PORT or EPRT first",
+            )?;
+            return Ok(false);
+        }
+        self.data_protection_ok()
     }
 
     /// 150, then the data connection. On failure the 425 (or 426 for ABOR) is already sent
@@ -217,7 +218,7 @@ impl Session {
         text: &str,
         verb: &str,
         path: &str,
-    ) -> io::Result<Option<TcpStream>> {
+    ) -> io::Result<Option<Stream>> {
         let plan = std::mem::replace(&mut self.plan, data::Plan::None);
         self.reply(ReplyCode::OpeningData, text)?;
         let peer = data::Peer {
@@ -234,8 +235,8 @@ impl Session {
             let mut ctl = |n| self.control_check(n);
             data::open(plan, &peer, &mut ctl)
         };
-        match r {
-            Ok(sock) => Ok(Some(sock)),
+        let sock = match r {
+            Ok(sock) => sock,
             Err(e) => {
                 self.running = None;
                 match e {
@@ -254,7 +255,10 @@ impl Session {
                             "Data connection must come from the control connection's address",
                         )?;
                     }
-                    data::OpenError::NoPlan => self.no_plan()?,
+                    data::OpenError::NoPlan => self.reply(
+                        ReplyCode::CantOpenData,
+                        "Use PASV, EPSV, PORT or EPRT first",
+                    )?,
                     data::OpenError::Timeout => {
                         self.reply(ReplyCode::CantOpenData, "Data connection timed out")?
                     }
@@ -263,9 +267,49 @@ impl Session {
                         format!("Cannot open data connection: {e}"),
                     )?,
                 }
+                return Ok(None);
+            }
+        };
+        if !self.data_tls() {
+            return Ok(Some(Stream::Plain(sock)));
+        }
+        match self.secure_data(sock) {
+            Ok(stream) => Ok(Some(stream)),
+            Err(why) => {
+                self.running = None;
+                log::warn!(
+                    "data connection TLS for {} (user={}): {why}",
+                    self.peer,
+                    self.username()
+                );
+                self.reply(ReplyCode::CantOpenData, why)?;
                 Ok(None)
             }
         }
+    }
+
+    /// TLS on a data connection, with the control session's configuration and token; with
+    /// `tls_session_reuse` 1 the handshake must have resumed this control session.
+    fn secure_data(&mut self, sock: std::net::TcpStream) -> Result<Stream, String> {
+        let Some(tls) = &self.tls else {
+            return Err("TLS is not on for this session".into());
+        };
+        let conn = crate::tls::server_connection(&tls.config, &tls.token)
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let token = tls.token;
+        let mut stream = Stream::Tls(Box::new(rustls::StreamOwned::new(conn, sock)));
+        stream
+            .handshake(Instant::now() + data::CONNECT_TIMEOUT)
+            .map_err(|e| format!("TLS handshake on the data connection failed: {e}"))?;
+        if self.binding().tls.session_reuse == crate::config::tls::SessionReuse::Required {
+            let resumed = stream
+                .tls()
+                .is_some_and(|c| crate::tls::resumed_from(c, &token));
+            if !resumed {
+                return Err("TLS session reuse required: the data connection must resume the control connection's TLS session".into());
+            }
+        }
+        Ok(stream)
     }
 
     /// The final reply of a transfer, and its log line.
@@ -279,9 +323,11 @@ impl Session {
         self.running = None;
         let secs = started.elapsed().as_secs_f64();
         let result = match outcome {
-            Outcome::Done(_) => "ok",
-            Outcome::Aborted(_) => "aborted",
-            _ => "failed",
+            Outcome::Done(_) => "ok".to_string(),
+            Outcome::Aborted(_) => "aborted".to_string(),
+            Outcome::Stalled(_) => "failed reason=\"stalled\"".to_string(),
+            Outcome::Broken(_, e) => format!("failed reason=\"data connection: {e}\""),
+            Outcome::Local(_, e) => format!("failed reason=\"local: {e}\""),
         };
         log::info!(
             "transfer {verb} user={} remote={} path={} bytes={} secs={secs:.3} result={result}",
@@ -314,5 +360,16 @@ impl Session {
                 )
             }
         }
+    }
+}
+
+/// Ends a data connection: TLS gets its close_notify, then the socket closes. Only when
+/// this side sent the data does a failed close_notify fail the transfer (the peer could not
+/// tell a complete file from a cut one); after an upload the client may already be gone.
+pub(crate) fn close_data(mut stream: Stream, outcome: Outcome, sending: bool) -> Outcome {
+    let r = stream.finish(Instant::now() + data::TICK * 20);
+    match (outcome, r) {
+        (Outcome::Done(n), Err(e)) if sending => Outcome::Broken(n, e),
+        (o, _) => o,
     }
 }

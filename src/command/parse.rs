@@ -77,6 +77,12 @@ pub enum Command {
     Mlst(Option<String>),
     Mlsd(Option<String>),
     Mfmt(SystemTime, String),
+    /// AUTH TLS (also SSL, TLS-C, TLS-P: all mean TLS on the control connection).
+    AuthTls,
+    Pbsz(u64),
+    /// PROT P (true) or C (false).
+    Prot(bool),
+    Ccc,
     /// A verb in the table we do not serve (502).
     Unimplemented(&'static str),
 }
@@ -190,6 +196,22 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
             }
             Command::Mfmt(t, path.to_string())
         }
+        Verb::Auth => match arg.trim().to_ascii_uppercase().as_str() {
+            "TLS" | "TLS-C" | "SSL" | "TLS-P" => Command::AuthTls,
+            _ => return Err(ParseError::Unsupported(name, a)),
+        },
+        Verb::Pbsz => Command::Pbsz(
+            arg.trim()
+                .parse::<u64>()
+                .map_err(|_| ParseError::Argument(name, "expected a number".into()))?,
+        ),
+        Verb::Prot => match arg.trim().to_ascii_uppercase().as_str() {
+            "P" => Command::Prot(true),
+            "C" => Command::Prot(false),
+            "S" | "E" => return Err(ParseError::Unsupported(name, a)),
+            _ => return Err(ParseError::Argument(name, "expected P or C".into())),
+        },
+        Verb::Ccc => Command::Ccc,
         Verb::Unimplemented => Command::Unimplemented(name),
     })
 }

@@ -46,6 +46,10 @@ pub enum Verb {
     Mlst,
     Mlsd,
     Mfmt,
+    Auth,
+    Pbsz,
+    Prot,
+    Ccc,
     /// Known verbs we answer 502 to (SMNT, LANG, ...).
     Unimplemented,
 }
@@ -55,6 +59,14 @@ pub enum Arg {
     None,
     Required,
     Optional,
+}
+
+/// A feature switch a verb depends on: off means 502 and no FEAT line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Always,
+    /// The binding has a certificate (RFC 4217 commands).
+    Tls,
 }
 
 pub struct Row {
@@ -67,6 +79,7 @@ pub struct Row {
     /// The line FEAT advertises for this verb (RFC 2389), if any.
     pub feat: Option<&'static str>,
     pub help: &'static str,
+    pub gate: Gate,
 }
 
 const fn row(
@@ -86,271 +99,81 @@ const fn row(
         needs_login,
         feat,
         help,
+        gate: Gate::Always,
+    }
+}
+
+/// A row that exists only where TLS is configured.
+const fn tls_row(
+    name: &'static str,
+    verb: Verb,
+    arg: Arg,
+    feat: Option<&'static str>,
+    help: &'static str,
+) -> Row {
+    Row {
+        name,
+        aliases: &[],
+        verb,
+        arg,
+        needs_login: false,
+        feat,
+        help,
+        gate: Gate::Tls,
     }
 }
 
 use Arg::{None as N, Optional as O, Required as R};
 
+#[rustfmt::skip]
 pub static TABLE: &[Row] = &[
-    row(
-        "USER",
-        &[],
-        Verb::User,
-        R,
-        false,
-        None,
-        "USER <sp> username",
-    ),
-    row(
-        "PASS",
-        &[],
-        Verb::Pass,
-        O,
-        false,
-        None,
-        "PASS [<sp> password]",
-    ),
-    row(
-        "ACCT",
-        &[],
-        Verb::Acct,
-        O,
-        false,
-        None,
-        "ACCT <sp> account (not needed)",
-    ),
-    row(
-        "REIN",
-        &[],
-        Verb::Rein,
-        N,
-        false,
-        None,
-        "REIN (reinitialize the session)",
-    ),
-    row(
-        "QUIT",
-        &[],
-        Verb::Quit,
-        N,
-        false,
-        None,
-        "QUIT (end the session)",
-    ),
-    row(
-        "PWD",
-        &["XPWD"],
-        Verb::Pwd,
-        N,
-        true,
-        None,
-        "PWD (print working directory)",
-    ),
+    row("USER", &[], Verb::User, R, false, None, "USER <sp> username"),
+    row("PASS", &[], Verb::Pass, O, false, None, "PASS [<sp> password]"),
+    row("ACCT", &[], Verb::Acct, O, false, None, "ACCT <sp> account (not needed)"),
+    row("REIN", &[], Verb::Rein, N, false, None, "REIN (reinitialize the session)"),
+    row("QUIT", &[], Verb::Quit, N, false, None, "QUIT (end the session)"),
+    row("PWD", &["XPWD"], Verb::Pwd, N, true, None, "PWD (print working directory)"),
     row("CWD", &["XCWD"], Verb::Cwd, R, true, None, "CWD <sp> path"),
-    row(
-        "CDUP",
-        &["XCUP"],
-        Verb::Cdup,
-        N,
-        true,
-        None,
-        "CDUP (go to the parent directory)",
-    ),
+    row("CDUP", &["XCUP"], Verb::Cdup, N, true, None, "CDUP (go to the parent directory)"),
     row("MKD", &["XMKD"], Verb::Mkd, R, true, None, "MKD <sp> path"),
     row("RMD", &["XRMD"], Verb::Rmd, R, true, None, "RMD <sp> path"),
     row("DELE", &[], Verb::Dele, R, true, None, "DELE <sp> file"),
     row("RNFR", &[], Verb::Rnfr, R, true, None, "RNFR <sp> path"),
     row("RNTO", &[], Verb::Rnto, R, true, None, "RNTO <sp> path"),
     row("STOR", &[], Verb::Stor, R, true, None, "STOR <sp> file"),
-    row(
-        "STOU",
-        &[],
-        Verb::Stou,
-        O,
-        true,
-        None,
-        "STOU [<sp> name] (store under a unique name)",
-    ),
+    row("STOU", &[], Verb::Stou, O, true, None, "STOU [<sp> name] (store under a unique name)"),
     row("APPE", &[], Verb::Appe, R, true, None, "APPE <sp> file"),
     row("RETR", &[], Verb::Retr, R, true, None, "RETR <sp> file"),
-    row(
-        "LIST",
-        &[],
-        Verb::List,
-        O,
-        true,
-        None,
-        "LIST [<sp> [-a] [-l] path]",
-    ),
+    row("LIST", &[], Verb::List, O, true, None, "LIST [<sp> [-a] [-l] path]"),
     row("NLST", &[], Verb::Nlst, O, true, None, "NLST [<sp> path]"),
     row("STAT", &[], Verb::Stat, O, false, None, "STAT [<sp> path]"),
-    row(
-        "SYST",
-        &[],
-        Verb::Syst,
-        N,
-        false,
-        None,
-        "SYST (system type)",
-    ),
+    row("SYST", &[], Verb::Syst, N, false, None, "SYST (system type)"),
     row("NOOP", &[], Verb::Noop, N, false, None, "NOOP"),
-    row(
-        "HELP",
-        &[],
-        Verb::Help,
-        O,
-        false,
-        None,
-        "HELP [<sp> command]",
-    ),
-    row(
-        "TYPE",
-        &[],
-        Verb::Type,
-        R,
-        true,
-        None,
-        "TYPE <sp> { A [N] | I | L 8 }",
-    ),
+    row("HELP", &[], Verb::Help, O, false, None, "HELP [<sp> command]"),
+    row("TYPE", &[], Verb::Type, R, true, None, "TYPE <sp> { A [N] | I | L 8 }"),
     row("MODE", &[], Verb::Mode, R, true, None, "MODE <sp> S"),
     row("STRU", &[], Verb::Stru, R, true, None, "STRU <sp> F"),
-    row(
-        "ALLO",
-        &[],
-        Verb::Allo,
-        O,
-        true,
-        None,
-        "ALLO <sp> size (not needed)",
-    ),
-    row(
-        "PASV",
-        &[],
-        Verb::Pasv,
-        N,
-        true,
-        None,
-        "PASV (passive mode, IPv4)",
-    ),
-    row(
-        "PORT",
-        &[],
-        Verb::Port,
-        R,
-        true,
-        None,
-        "PORT <sp> h1,h2,h3,h4,p1,p2",
-    ),
-    row(
-        "ABOR",
-        &[],
-        Verb::Abor,
-        N,
-        true,
-        None,
-        "ABOR (abort the transfer)",
-    ),
+    row("ALLO", &[], Verb::Allo, O, true, None, "ALLO <sp> size (not needed)"),
+    row("PASV", &[], Verb::Pasv, N, true, None, "PASV (passive mode, IPv4)"),
+    row("PORT", &[], Verb::Port, R, true, None, "PORT <sp> h1,h2,h3,h4,p1,p2"),
+    row("ABOR", &[], Verb::Abor, N, true, None, "ABOR (abort the transfer)"),
     row("SITE", &[], Verb::Site, R, true, None, "SITE <sp> HELP"),
-    row(
-        "FEAT",
-        &[],
-        Verb::Feat,
-        N,
-        false,
-        None,
-        "FEAT (list extensions)",
-    ),
-    row(
-        "OPTS",
-        &[],
-        Verb::Opts,
-        R,
-        false,
-        Some("UTF8"),
-        "OPTS <sp> UTF8 ON | MLST facts",
-    ),
-    row(
-        "EPSV",
-        &[],
-        Verb::Epsv,
-        O,
-        true,
-        Some("EPSV"),
-        "EPSV [<sp> 1 | 2 | ALL]",
-    ),
-    row(
-        "EPRT",
-        &[],
-        Verb::Eprt,
-        R,
-        true,
-        Some("EPRT"),
-        "EPRT <sp> |af|address|port|",
-    ),
-    row(
-        "SIZE",
-        &[],
-        Verb::Size,
-        R,
-        true,
-        Some("SIZE"),
-        "SIZE <sp> file",
-    ),
-    row(
-        "MDTM",
-        &[],
-        Verb::Mdtm,
-        R,
-        true,
-        Some("MDTM"),
-        "MDTM <sp> file",
-    ),
-    row(
-        "REST",
-        &[],
-        Verb::Rest,
-        R,
-        true,
-        Some("REST STREAM"),
-        "REST <sp> offset",
-    ),
-    row(
-        "MLST",
-        &[],
-        Verb::Mlst,
-        O,
-        true,
-        Some(MLST_FEAT),
-        "MLST [<sp> path]",
-    ),
+    row("FEAT", &[], Verb::Feat, N, false, None, "FEAT (list extensions)"),
+    row("OPTS", &[], Verb::Opts, R, false, Some("UTF8"), "OPTS <sp> UTF8 ON | MLST facts"),
+    row("EPSV", &[], Verb::Epsv, O, true, Some("EPSV"), "EPSV [<sp> 1 | 2 | ALL]"),
+    row("EPRT", &[], Verb::Eprt, R, true, Some("EPRT"), "EPRT <sp> |af|address|port|"),
+    row("SIZE", &[], Verb::Size, R, true, Some("SIZE"), "SIZE <sp> file"),
+    row("MDTM", &[], Verb::Mdtm, R, true, Some("MDTM"), "MDTM <sp> file"),
+    row("REST", &[], Verb::Rest, R, true, Some("REST STREAM"), "REST <sp> offset"),
+    row("MLST", &[], Verb::Mlst, O, true, Some(MLST_FEAT), "MLST [<sp> path]"),
     row("MLSD", &[], Verb::Mlsd, O, true, None, "MLSD [<sp> dir]"),
-    row(
-        "MFMT",
-        &[],
-        Verb::Mfmt,
-        R,
-        true,
-        Some("MFMT"),
-        "MFMT <sp> YYYYMMDDHHMMSS <sp> path",
-    ),
-    row(
-        "SMNT",
-        &[],
-        Verb::Unimplemented,
-        O,
-        true,
-        None,
-        "SMNT (not implemented)",
-    ),
-    row(
-        "LANG",
-        &[],
-        Verb::Unimplemented,
-        O,
-        false,
-        None,
-        "LANG (not implemented)",
-    ),
+    row("MFMT", &[], Verb::Mfmt, R, true, Some("MFMT"), "MFMT <sp> YYYYMMDDHHMMSS <sp> path"),
+    tls_row("AUTH", Verb::Auth, R, Some("AUTH TLS"), "AUTH <sp> TLS"),
+    tls_row("PBSZ", Verb::Pbsz, R, Some("PBSZ"), "PBSZ <sp> 0"),
+    tls_row("PROT", Verb::Prot, R, Some("PROT"), "PROT <sp> P | C"),
+    tls_row("CCC", Verb::Ccc, N, None, "CCC (refused: the control connection stays encrypted)"),
+    row("SMNT", &[], Verb::Unimplemented, O, true, None, "SMNT (not implemented)"),
+    row("LANG", &[], Verb::Unimplemented, O, false, None, "LANG (not implemented)"),
 ];
 
 /// The MLST facts we serve (RFC 3659 7.8); all are on by default, hence the stars.
@@ -366,10 +189,12 @@ pub fn lookup(verb: &str) -> Option<&'static Row> {
     })
 }
 
-/// The FEAT lines, sorted (RFC 2389 does not order them; sorted is stable for tests).
-pub fn feat_lines() -> Vec<&'static str> {
+/// The FEAT lines of the rows whose gate is open, sorted (RFC 2389 does not order them;
+/// sorted is stable for tests).
+pub fn feat_lines(open: impl Fn(&Row) -> bool) -> Vec<&'static str> {
     let mut lines: Vec<&str> = TABLE
         .iter()
+        .filter(|r| open(r))
         .filter_map(|r| r.feat)
         .chain(EXTRA_FEAT.iter().copied())
         .collect();
@@ -377,11 +202,11 @@ pub fn feat_lines() -> Vec<&'static str> {
     lines
 }
 
-/// Verbs HELP lists: the implemented ones and their aliases.
-pub fn help_verbs() -> Vec<&'static str> {
+/// Verbs HELP lists: the implemented ones whose gate is open, and their aliases.
+pub fn help_verbs(open: impl Fn(&Row) -> bool) -> Vec<&'static str> {
     TABLE
         .iter()
-        .filter(|r| r.verb != Verb::Unimplemented)
+        .filter(|r| r.verb != Verb::Unimplemented && open(r))
         .flat_map(|r| std::iter::once(r.name).chain(r.aliases.iter().copied()))
         .collect()
 }

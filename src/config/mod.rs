@@ -6,6 +6,7 @@
 //! (`sftpd`, `httpd`, ...) are ignored so an SFTPGo `sftpgo.json` works unchanged.
 
 pub mod raw;
+pub mod tls;
 
 use crate::util::cidr::IpNet;
 use raw::{ConfigError, Obj, Result};
@@ -37,6 +38,8 @@ pub struct Ftpd {
     pub passive_ports: Option<(u16, u16)>,
     pub disable_active_mode: bool,
     pub active_transfers_port_non_20: bool,
+    /// Global certificate and CA files.
+    pub tls: tls::GlobalTls,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +56,7 @@ pub struct Binding {
     pub active_ip_check: bool,
     pub ignore_ascii: bool,
     pub debug: bool,
+    pub tls: tls::BindingTls,
 }
 
 #[derive(Debug, Clone)]
@@ -280,9 +284,10 @@ fn read_common(c: &Obj) -> Result<Common> {
 }
 
 fn read_ftpd(f: &Obj, common: &Obj, dir: &Path, warnings: &mut Vec<String>) -> Result<Ftpd> {
+    let global_tls = tls::read_global(f, dir)?;
     let mut bindings = Vec::new();
     for b in f.obj_list("bindings")? {
-        if let Some(binding) = read_binding(&b)? {
+        if let Some(binding) = read_binding(&b, dir, &global_tls, warnings)? {
             bindings.push(binding);
         }
         push_unread(&b, SFTPGO_BINDING_KEYS, warnings);
@@ -349,10 +354,16 @@ fn read_ftpd(f: &Obj, common: &Obj, dir: &Path, warnings: &mut Vec<String>) -> R
         passive_ports,
         disable_active_mode: f.boolean("disable_active_mode", false)?,
         active_transfers_port_non_20: f.boolean("active_transfers_port_non_20", true)?,
+        tls: global_tls,
     })
 }
 
-fn read_binding(b: &Obj) -> Result<Option<Binding>> {
+fn read_binding(
+    b: &Obj,
+    dir: &Path,
+    global_tls: &tls::GlobalTls,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Binding>> {
     let port = b.int("port", 0, 0, 65535)? as u16;
     let address = b.string("address", "")?;
     // Read every key even for a disabled binding, so typos there are reported too.
@@ -362,21 +373,19 @@ fn read_binding(b: &Obj) -> Result<Option<Binding>> {
     let acs = b.int("active_connections_security", 0, 0, 1)?;
     let ignore_ascii = b.int("ignore_ascii_transfer_type", 0, 0, 1)? == 1;
     let debug = b.boolean("debug", false)?;
-    let tls_mode = b.int("tls_mode", 0, 0, 3)?;
     let overrides = b
         .obj_list("passive_ip_overrides")?
         .iter()
         .map(read_override)
         .collect::<Result<Vec<_>>>()?;
+    let name = if address.is_empty() {
+        format!("*:{port}")
+    } else {
+        format!("{address}:{port}")
+    };
+    let tls = tls::read_binding(b, dir, global_tls, &name, warnings)?;
     if port == 0 {
         return Ok(None);
-    }
-    if tls_mode != 0 {
-        // Serving a binding meant for TLS in cleartext would leak passwords: refuse.
-        return Err(b.error(
-            "tls_mode",
-            format!("{tls_mode} needs FTPS, which this version of ferroftpd does not have yet"),
-        ));
     }
     let ip = parse_listen_address(&address).map_err(|m| b.error("address", m))?;
     let force_passive_ip = if force.is_empty() {
@@ -391,11 +400,7 @@ fn read_binding(b: &Obj) -> Result<Option<Binding>> {
     };
     Ok(Some(Binding {
         addr: SocketAddr::new(ip, port),
-        name: if address.is_empty() {
-            format!("*:{port}")
-        } else {
-            format!("{address}:{port}")
-        },
+        name,
         force_passive_ip,
         passive_host: (!passive_host.is_empty()).then_some(passive_host),
         passive_ip_overrides: overrides,
@@ -403,6 +408,7 @@ fn read_binding(b: &Obj) -> Result<Option<Binding>> {
         active_ip_check: acs == 0,
         ignore_ascii,
         debug,
+        tls,
     }))
 }
 

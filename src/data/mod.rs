@@ -9,6 +9,7 @@ pub mod active;
 pub mod ascii;
 pub mod passive;
 
+use crate::tls::stream::Stream;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -184,7 +185,7 @@ impl Watch {
 /// the socket without passing through this process), a read/write loop elsewhere.
 pub fn send_file(
     file: &File,
-    sock: &TcpStream,
+    out: &mut Stream,
     stall: Duration,
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Outcome {
@@ -193,6 +194,11 @@ pub fn send_file(
         Ok(p) => p,
         Err(e) => return Outcome::Local(0, e),
     };
+    let Stream::Plain(sock) = out else {
+        // TLS records are made in this process: no zero-copy path.
+        return copy_loop(f, offset, out, Watch::new(stall), ctl);
+    };
+    let sock: &TcpStream = sock;
     let mut sent = 0u64;
     let mut watch = Watch::new(stall);
     let mut last_check = Instant::now();
@@ -212,17 +218,16 @@ pub fn send_file(
                     return Outcome::Stalled(sent);
                 }
             }
-            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidInput && sent == 0 => {
-                // This file system cannot sendfile: copy through a buffer instead.
-                return copy_loop(f, offset, sock, watch, ctl);
-            }
+            // This file system cannot sendfile: copy through a buffer instead.
+            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidInput && sent == 0 => break,
             Some(Err(e)) => return Outcome::Broken(sent, e),
-            None => return copy_loop(f, offset, sock, watch, ctl),
+            None => break,
         }
         if ctl(sent) == Ctl::Abort {
             return Outcome::Aborted(sent);
         }
     }
+    copy_loop(f, offset, out, watch, ctl)
 }
 
 /// One sendfile(2) call of at most [`SEND_CHUNK`] bytes from `offset`; None where the
@@ -244,7 +249,7 @@ fn sendfile(_sock: &TcpStream, _file: &File, _offset: &mut u64) -> Option<io::Re
 fn copy_loop(
     mut f: &File,
     offset: u64,
-    sock: &TcpStream,
+    out: &mut Stream,
     mut watch: Watch,
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Outcome {
@@ -260,7 +265,7 @@ fn copy_loop(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Outcome::Local(sent, e),
         };
-        if let Some(end) = write_all(sock, &buf[..n], &mut sent, &mut watch, ctl) {
+        if let Some(end) = write_all(out, &buf[..n], &mut sent, &mut watch, ctl) {
             return end;
         }
     }
@@ -269,13 +274,13 @@ fn copy_loop(
 /// RETR in ASCII: LF becomes CRLF on the way out.
 pub fn send_file_ascii(
     file: &File,
-    sock: &TcpStream,
+    out: &mut Stream,
     stall: Duration,
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Outcome {
     let mut f = file;
     let mut inbuf = vec![0u8; BUF_SIZE / 2];
-    let mut out = Vec::with_capacity(BUF_SIZE);
+    let mut converted = Vec::with_capacity(BUF_SIZE);
     let mut sent = 0u64;
     let mut watch = Watch::new(stall);
     loop {
@@ -285,9 +290,9 @@ pub fn send_file_ascii(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Outcome::Local(sent, e),
         };
-        out.clear();
-        ascii::lf_to_crlf(&inbuf[..n], &mut out);
-        if let Some(end) = write_all(sock, &out, &mut sent, &mut watch, ctl) {
+        converted.clear();
+        ascii::lf_to_crlf(&inbuf[..n], &mut converted);
+        if let Some(end) = write_all(out, &converted, &mut sent, &mut watch, ctl) {
             return end;
         }
     }
@@ -295,14 +300,14 @@ pub fn send_file_ascii(
 
 /// Listings and other in-memory data.
 pub fn send_bytes(
-    sock: &TcpStream,
+    out: &mut Stream,
     data: &[u8],
     stall: Duration,
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Outcome {
     let mut sent = 0u64;
     let mut watch = Watch::new(stall);
-    match write_all(sock, data, &mut sent, &mut watch, ctl) {
+    match write_all(out, data, &mut sent, &mut watch, ctl) {
         Some(end) => end,
         None => Outcome::Done(sent),
     }
@@ -311,13 +316,12 @@ pub fn send_bytes(
 /// Writes all of `buf`, asking `ctl` whenever the socket is not ready. Some(outcome) ends
 /// the transfer early.
 fn write_all(
-    sock: &TcpStream,
+    out: &mut Stream,
     mut buf: &[u8],
     sent: &mut u64,
     watch: &mut Watch,
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Option<Outcome> {
-    let mut out = sock;
     while !buf.is_empty() {
         match out.write(buf) {
             Ok(0) => {
@@ -348,13 +352,12 @@ fn write_all(
 /// STOR/APPE: everything until the client closes the data connection goes into `file`,
 /// CRLF becoming LF in ASCII mode.
 pub fn receive(
-    sock: &TcpStream,
+    inp: &mut Stream,
     file: &mut File,
     ascii: bool,
     stall: Duration,
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Outcome {
-    let mut inp = sock;
     let mut buf = vec![0u8; BUF_SIZE];
     let mut conv = ascii::CrlfToLf::new();
     let mut converted = Vec::new();
@@ -393,6 +396,19 @@ pub fn receive(
                         return Outcome::Aborted(received);
                     }
                 }
+            }
+            // A TLS peer that closes TCP without close_notify: taken as the end, as most
+            // servers do, since many FTP clients never send one on data connections.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                log::debug!("data connection closed without TLS close_notify");
+                if ascii {
+                    converted.clear();
+                    conv.finish(&mut converted);
+                    if let Err(e) = file.write_all(&converted) {
+                        return Outcome::Local(received, e);
+                    }
+                }
+                return Outcome::Done(received);
             }
             Err(e) if is_timeout(&e) => {
                 last_check = Instant::now();

@@ -8,7 +8,9 @@
 pub mod stream;
 
 use crate::auth::users::User;
+use crate::command::table::Gate;
 use crate::command::{parse, Command, ParseError, TransferType};
+use crate::config::tls::TlsMode;
 use crate::config::Binding;
 use crate::data::{self, Ctl};
 use crate::reply::{Reply, ReplyCode};
@@ -23,6 +25,8 @@ use stream::{ControlStream, ReadError};
 
 /// SFTPGo closes sessions that have not logged in after 2 minutes.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Implicit TLS: the handshake must be done within this.
+const IMPLICIT_HANDSHAKE: Duration = Duration::from_secs(10);
 /// A transfer with no progress for this long ends, whatever `idle_timeout` says.
 const MIN_STALL: Duration = Duration::from_secs(60);
 /// RFC 959 lets a client retry PASS; after this many failures the connection is closed.
@@ -73,6 +77,18 @@ pub struct Session {
     pub quit_requested: bool,
     pub control_lost: bool,
     pub running: Option<Running>,
+    /// PROT P is in force.
+    pub prot_private: bool,
+    /// Set when TLS starts on the control connection: the reuse token and the binding's
+    /// TLS configuration at that moment (data connections use the same one).
+    pub tls: Option<TlsSession>,
+    /// USER matched the client certificate; PASS then means TLSCertificate+password.
+    pub cert_matched: bool,
+}
+
+pub struct TlsSession {
+    pub token: [u8; crate::tls::TOKEN_LEN],
+    pub config: Arc<rustls::ServerConfig>,
 }
 
 impl Session {
@@ -98,7 +114,27 @@ impl Session {
             quit_requested: false,
             control_lost: false,
             running: None,
+            prot_private: false,
+            tls: None,
+            cert_matched: false,
         })
+    }
+
+    pub fn tls_context(&self) -> Option<&crate::tls::TlsContext> {
+        self.server.tls.get(self.binding).and_then(Option::as_ref)
+    }
+
+    /// Starts TLS on the control connection (AUTH TLS, or implicit TLS before the greeting).
+    pub fn start_tls(&mut self) -> Result<(), String> {
+        let ctx = self
+            .tls_context()
+            .ok_or("TLS is not configured on this binding")?;
+        let token = ctx.new_token()?;
+        let config = ctx.config();
+        let conn = crate::tls::server_connection(&config, &token).map_err(|e| e.to_string())?;
+        self.ctrl.start_tls(conn).map_err(|e| e.to_string())?;
+        self.tls = Some(TlsSession { token, config });
+        Ok(())
     }
 
     pub fn binding(&self) -> &Binding {
@@ -134,6 +170,17 @@ impl Session {
 
     /// Serves the connection until it ends.
     pub fn run(mut self) {
+        if self.binding().tls.mode == TlsMode::Implicit {
+            let deadline = Instant::now() + IMPLICIT_HANDSHAKE;
+            if let Err(e) = self.start_tls() {
+                log::error!("TLS for {}: {e}", self.peer);
+                return;
+            }
+            if let Err(e) = self.ctrl.handshake(deadline) {
+                log::warn!("TLS handshake with {} failed: {e}", self.peer);
+                return;
+            }
+        }
         let greeting = Reply::multi(
             ReplyCode::ServiceReady,
             self.server.config.ftpd.banner.clone(),
@@ -167,7 +214,14 @@ impl Session {
                     }
                     continue;
                 }
-                Err(ReadError::Closed) | Err(ReadError::Io(_)) => break,
+                Err(ReadError::Closed) => break,
+                Err(ReadError::Io(e)) => {
+                    // TLS failures (bad or revoked client certificate...) say why here.
+                    if self.tls.is_some() && e.kind() == io::ErrorKind::InvalidData {
+                        log::warn!("TLS error on control connection from {}: {e}", self.peer);
+                    }
+                    break;
+                }
             };
             match self.handle_line(&line) {
                 Ok(Flow::Continue) if !self.control_lost => {}
@@ -207,12 +261,29 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
-        let needs_login = crate::command::table::lookup(&parse::verb_of(line))
-            .map(|r| r.needs_login)
-            .unwrap_or(true);
+        let row = crate::command::table::lookup(&parse::verb_of(line));
+        if let Some(r) = row {
+            if r.gate == Gate::Tls && self.tls_context().is_none() {
+                self.reply(
+                    ReplyCode::NotImplemented,
+                    format!("{}: TLS is not configured here", r.name),
+                )?;
+                return Ok(Flow::Continue);
+            }
+        }
+        let needs_login = row.map(|r| r.needs_login).unwrap_or(true);
         let stat_with_arg = matches!(cmd, Command::Stat(Some(_)));
         if (needs_login || stat_with_arg) && self.logged_in().is_none() {
             self.reply(ReplyCode::NotLoggedIn, "Please log in with USER and PASS")?;
+            return Ok(Flow::Continue);
+        }
+        // tls_mode 1 and 3: no credentials in clear.
+        let mode = self.binding().tls.mode;
+        if matches!(cmd, Command::User(_) | Command::Pass(_) | Command::Acct)
+            && matches!(mode, TlsMode::Explicit | TlsMode::ControlOnly)
+            && self.tls.is_none()
+        {
+            self.reply(ReplyCode::NotLoggedIn, "TLS required: send AUTH TLS first")?;
             return Ok(Flow::Continue);
         }
         self.dispatch(cmd)

@@ -4,6 +4,8 @@
 //! ABOR may arrive after Telnet IP and Synch).
 
 use crate::reply::Reply;
+use crate::tls::stream::Stream;
+use rustls::{ServerConnection, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -30,7 +32,7 @@ pub enum ReadError {
 }
 
 pub struct ControlStream {
-    sock: TcpStream,
+    io: Stream,
     buf: Vec<u8>,
     /// Skipping the rest of an over-long line until its LF.
     discarding: bool,
@@ -44,18 +46,40 @@ impl ControlStream {
         // taken out of the stream and the line would never end.
         socket2::SockRef::from(&sock).set_out_of_band_inline(true)?;
         Ok(ControlStream {
-            sock,
+            io: Stream::Plain(sock),
             buf: Vec::new(),
             discarding: false,
         })
     }
 
     pub fn socket(&self) -> &TcpStream {
-        &self.sock
+        self.io.tcp()
+    }
+
+    /// The TLS state of the control connection, once `AUTH TLS` (or implicit TLS) started it.
+    pub fn tls(&self) -> Option<&ServerConnection> {
+        self.io.tls()
     }
 
     pub fn send(&mut self, reply: &Reply) -> io::Result<()> {
-        self.sock.write_all(&reply.to_wire())
+        self.io.write_all(&reply.to_wire())?;
+        self.io.flush()
+    }
+
+    /// Switches to TLS (after `234`, or at once for implicit TLS). Anything the client sent
+    /// in clear after AUTH is dropped: it must not be read as if it came over TLS.
+    pub fn start_tls(&mut self, conn: ServerConnection) -> io::Result<()> {
+        let sock = self.io.tcp().try_clone()?;
+        self.buf = Vec::new();
+        self.discarding = false;
+        self.io = Stream::Tls(Box::new(StreamOwned::new(conn, sock)));
+        Ok(())
+    }
+
+    /// Runs the TLS handshake now, bounded by `deadline` (implicit TLS, before the greeting).
+    pub fn handshake(&mut self, deadline: Instant) -> io::Result<()> {
+        self.io.tcp().set_read_timeout(Some(crate::data::TICK))?;
+        self.io.handshake(deadline)
     }
 
     /// Blocks until a full line arrives or `deadline` passes (None: no deadline).
@@ -74,7 +98,10 @@ impl ControlStream {
                 }
                 None => None,
             };
-            self.sock.set_read_timeout(timeout).map_err(ReadError::Io)?;
+            self.io
+                .tcp()
+                .set_read_timeout(timeout)
+                .map_err(ReadError::Io)?;
             self.fill()?;
         }
     }
@@ -85,9 +112,12 @@ impl ControlStream {
         if let Some(line) = self.take_line() {
             return line.map(Some);
         }
-        self.sock.set_nonblocking(true).map_err(ReadError::Io)?;
+        self.io.tcp().set_nonblocking(true).map_err(ReadError::Io)?;
         let r = self.fill();
-        self.sock.set_nonblocking(false).map_err(ReadError::Io)?;
+        self.io
+            .tcp()
+            .set_nonblocking(false)
+            .map_err(ReadError::Io)?;
         match r {
             Ok(()) => self.take_line().transpose(),
             Err(ReadError::Timeout) => Ok(None),
@@ -98,7 +128,7 @@ impl ControlStream {
     /// Reads what is available into the buffer.
     fn fill(&mut self) -> Result<(), ReadError> {
         let mut chunk = [0u8; 1024];
-        match self.sock.read(&mut chunk) {
+        match self.io.read(&mut chunk) {
             Ok(0) => Err(ReadError::Closed),
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);

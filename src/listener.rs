@@ -46,13 +46,20 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(TcpListener::from_std(sock.into()))
 }
 
-/// Serves forever (until the process is stopped).
+/// The poll token of the signal pipe (listeners use their binding index).
+const SIGNALS: Token = Token(usize::MAX);
+
+/// Serves until SIGTERM or SIGINT. SIGHUP reloads TLS material and users.
 pub fn run(server: Arc<Server>, mut listeners: Vec<TcpListener>) -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut poll = Poll::new()?;
     for (i, l) in listeners.iter_mut().enumerate() {
         poll.registry().register(l, Token(i), Interest::READABLE)?;
         log::info!("listening on {}", l.local_addr()?);
     }
+    let mut signals = signal_hook_mio::v1_0::Signals::new([SIGHUP, SIGINT, SIGTERM])?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)?;
     let mut events = Events::with_capacity(64);
     loop {
         if let Err(e) = poll.poll(&mut events, None) {
@@ -62,6 +69,18 @@ pub fn run(server: Arc<Server>, mut listeners: Vec<TcpListener>) -> io::Result<(
             return Err(e);
         }
         for ev in events.iter() {
+            if ev.token() == SIGNALS {
+                for sig in signals.pending() {
+                    if sig == SIGHUP {
+                        log::info!("SIGHUP: reloading");
+                        server.reload();
+                    } else {
+                        log::info!("signal {sig}: stopping");
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
             let idx = ev.token().0;
             let Some(listener) = listeners.get(idx) else {
                 continue;

@@ -142,6 +142,7 @@ impl Session {
 
     pub(crate) fn cmd_mlsd(&mut self, arg: Option<&str>) -> io::Result<()> {
         let dir = self.resolve(arg.unwrap_or(""));
+        let mask = self.mlst_facts;
         let r = self.with_vfs(|v| {
             let meta = v.stat(&dir)?;
             if meta.kind != Kind::Dir {
@@ -151,7 +152,7 @@ impl Session {
             let perms = v.permissions();
             let mut out = String::with_capacity(entries.len() * 96);
             for e in entries.iter().take(MAX_ENTRIES) {
-                out.push_str(&facts(&e.meta, &path::join(&dir, &e.name), perms));
+                out.push_str(&facts(&e.meta, &path::join(&dir, &e.name), perms, mask));
                 out.push(' ');
                 out.push_str(&e.name);
                 out.push_str("\r\n");
@@ -166,7 +167,8 @@ impl Session {
 
     pub(crate) fn cmd_mlst(&mut self, arg: Option<&str>) -> io::Result<()> {
         let p = self.resolve(arg.unwrap_or(""));
-        let r = self.with_vfs(|v| v.stat(&p).map(|m| facts(&m, &p, v.permissions())));
+        let mask = self.mlst_facts;
+        let r = self.with_vfs(|v| v.stat(&p).map(|m| facts(&m, &p, v.permissions(), mask)));
         self.fs_result(r, &p, |f| {
             Reply::multi(
                 ReplyCode::FileActionOk,
@@ -321,8 +323,56 @@ fn mode_string(m: &Meta) -> String {
     .collect()
 }
 
-/// RFC 3659 7.5 facts for one object at virtual path `p`.
-fn facts(m: &Meta, p: &str, perms: &Permissions) -> String {
+/// The facts we serve, in FEAT order (RFC 3659 7.5).
+const FACTS: [&str; 5] = ["type", "size", "modify", "perm", "unique"];
+/// Every fact selected (the default, RFC 3659 7.9).
+pub const ALL_FACTS: u8 = 0b11111;
+
+/// `OPTS MLST type;size;`: the known facts named (case-insensitive); unknown ones ignored.
+pub fn select_facts(value: &str) -> u8 {
+    value
+        .split(';')
+        .filter_map(|f| FACTS.iter().position(|k| k.eq_ignore_ascii_case(f.trim())))
+        .fold(0u8, |m, i| m | 1 << i)
+}
+
+/// "type;size;" for the selected facts.
+pub fn fact_list(mask: u8) -> String {
+    FACTS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & 1 << i != 0)
+        .map(|(_, f)| format!("{f};"))
+        .collect()
+}
+
+/// FEAT's MLST line: every fact, the selected ones starred.
+pub fn mlst_feat_line(mask: u8) -> String {
+    let facts: String = FACTS
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if mask & 1 << i != 0 {
+                format!("{f}*;")
+            } else {
+                format!("{f};")
+            }
+        })
+        .collect();
+    format!("MLST {facts}")
+}
+
+/// RFC 3659 7.5 facts for one object at virtual path `p`, those selected by `mask`.
+fn facts(m: &Meta, p: &str, perms: &Permissions, mask: u8) -> String {
+    let all = facts_all(m, p, perms);
+    all.split_inclusive(';')
+        .enumerate()
+        .filter(|(i, _)| mask & 1 << i != 0)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+fn facts_all(m: &Meta, p: &str, perms: &Permissions) -> String {
     let kind = match m.kind {
         Kind::Dir => "dir",
         Kind::File => "file",

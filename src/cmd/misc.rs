@@ -9,11 +9,14 @@ use std::io;
 impl Session {
     pub(crate) fn cmd_feat(&mut self) -> io::Result<()> {
         let mut lines = vec!["Features:".to_string()];
-        lines.extend(
-            feat_lines(|r| self.row_open(r))
-                .into_iter()
-                .map(String::from),
-        );
+        lines.extend(feat_lines(|r| self.row_open(r)).into_iter().map(|l| {
+            // The MLST line marks the facts this session selected (RFC 3659 7.8).
+            if l.starts_with("MLST ") {
+                super::listing::mlst_feat_line(self.mlst_facts)
+            } else {
+                l.to_string()
+            }
+        }));
         lines.push("End".into());
         self.send(&Reply::multi(ReplyCode::SystemStatus, lines))
     }
@@ -61,7 +64,11 @@ impl Session {
         match name.to_ascii_uppercase().as_str() {
             "UTF8" | "UTF-8" => self.reply(ReplyCode::Ok, "UTF8 is always on"),
             // Every fact is always sent; echo what was asked, as RFC 3659 7.9 wants.
-            "MLST" => self.reply(ReplyCode::Ok, format!("MLST OPTS {value}")),
+            "MLST" => {
+                self.mlst_facts = super::listing::select_facts(value);
+                let chosen = super::listing::fact_list(self.mlst_facts);
+                self.reply(ReplyCode::Ok, format!("MLST OPTS {chosen}"))
+            }
             _ => self.reply(
                 ReplyCode::ArgumentError,
                 format!("Option {:?} not understood", super::login::printable(name)),

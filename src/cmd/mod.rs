@@ -8,6 +8,8 @@ mod misc;
 mod tls;
 mod transfer;
 
+pub use listing::ALL_FACTS;
+
 use crate::command::Command;
 use crate::reply::{Reply, ReplyCode};
 use crate::session::{Flow, Session};
@@ -18,6 +20,10 @@ impl Session {
     /// Runs one parsed, gated command.
     pub fn dispatch(&mut self, cmd: Command) -> io::Result<Flow> {
         use Command as C;
+        // RFC 959 4.1.3: RNTO must come right after RNFR; any other command forgets it.
+        if !matches!(cmd, C::Rnto(_)) {
+            self.rnfr = None;
+        }
         match cmd {
             C::User(name) => return self.cmd_user(name),
             C::Pass(secret) => return self.cmd_pass(secret),

@@ -11,7 +11,10 @@ use crate::session::{Running, Session};
 use crate::tls::stream::Stream;
 use crate::vfs::WriteMode;
 use std::io::{self, Seek, SeekFrom};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long an atomic upload waits, after the data ends, to see whether the client vanished.
+const ATOMIC_GRACE: Duration = Duration::from_millis(20);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -150,7 +153,7 @@ impl Session {
         };
         let started = Instant::now();
         let stream = self.open_data(&text, verb, path)?;
-        let outcome = match stream {
+        let mut outcome = match stream {
             Some(mut stream) => {
                 let ascii = self.ascii_active();
                 let stall = self.stall_limit();
@@ -161,6 +164,19 @@ impl Session {
             None => None,
         };
         drop(file);
+        // End of data is only success if the client is still there to hear about it: a
+        // killed client closes both connections at once, in either order. An atomic upload
+        // waits a moment for the control connection's end before putting the file in place.
+        if let Some(Outcome::Done(n)) = outcome {
+            let grace = if temp.is_some() {
+                ATOMIC_GRACE
+            } else {
+                Duration::ZERO
+            };
+            if !self.control_alive(grace) {
+                outcome = Some(Outcome::Aborted(n));
+            }
+        }
         let resume =
             self.server.config.common.upload_mode == crate::config::UploadMode::AtomicResume;
         if let Some(tmp) = temp {

@@ -327,7 +327,7 @@ fn read_ftpd(f: &Obj, common: &Obj, dir: &Path, warnings: &mut Vec<String>) -> R
     }];
     let legacy = f.string("banner", "")?;
     if !legacy.is_empty() {
-        banner = vec![legacy];
+        banner = legacy.lines().map(|l| l.trim_end().to_string()).collect();
     }
     let banner_file = f.string("banner_file", "")?;
     if !banner_file.is_empty() {

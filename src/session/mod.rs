@@ -84,6 +84,8 @@ pub struct Session {
     pub tls: Option<TlsSession>,
     /// USER matched the client certificate; PASS then means TLSCertificate+password.
     pub cert_matched: bool,
+    /// MLST/MLSD facts selected with OPTS MLST (bit i = `listing::FACTS[i]`).
+    pub mlst_facts: u8,
 }
 
 pub struct TlsSession {
@@ -117,6 +119,7 @@ impl Session {
             prot_private: false,
             tls: None,
             cert_matched: false,
+            mlst_facts: crate::cmd::ALL_FACTS,
         })
     }
 
@@ -297,6 +300,32 @@ impl Session {
             .idle_timeout
             .map(|d| d.max(MIN_STALL))
             .unwrap_or(Duration::from_secs(900))
+    }
+
+    /// False if the control connection is gone (or sent ABOR), waiting up to `wait` for its
+    /// end to show.
+    /// A line that arrives meanwhile is kept for later.
+    pub fn control_alive(&mut self, wait: Duration) -> bool {
+        // Gone, or ABOR right at the end: either way the upload is not to be kept.
+        if self.control_check(0) == Ctl::Abort {
+            return false;
+        }
+        if wait.is_zero() {
+            return true;
+        }
+        match self.ctrl.read_line(Some(Instant::now() + wait)) {
+            Ok(line) => {
+                if self.pending.len() < MAX_PENDING {
+                    self.pending.push_back(line);
+                }
+                true
+            }
+            Err(ReadError::Timeout) | Err(ReadError::TooLong) | Err(ReadError::NotUtf8) => true,
+            Err(ReadError::Closed) | Err(ReadError::Io(_)) => {
+                self.control_lost = true;
+                false
+            }
+        }
     }
 
     /// Looks at the control connection during a transfer. ABOR stops it; STAT is answered;

@@ -1,0 +1,552 @@
+//! Data transfers: ASCII conversion both ways (and ignore_ascii_transfer_type), resume
+//! both ways (curl `-C -`, ftplib `rest=`), ABOR mid-transfer (ftplib, raw Telnet IP/Synch),
+//! atomic uploads (upload_mode 1) on ABOR and on a killed client, wildcards in LIST/NLST,
+//! transfer log lines, and 50 concurrent sessions checked by SHA-256.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+
+use common::*;
+use sha2::{Digest, Sha256};
+use socket2::SockRef;
+
+const BIG: u64 = 64 << 20;
+
+/// A server with `big.bin`: a 64 MiB sparse file (fast to create, slow to send whole).
+fn server_with_big(opts: ServerOpts) -> Server {
+    let s = Server::start(opts.file("small.txt", "small"));
+    fs::File::create(s.home().join("big.bin"))
+        .unwrap()
+        .set_len(BIG)
+        .unwrap();
+    s
+}
+
+// ---------- ASCII ----------
+
+#[test]
+fn ascii_download_converts_lf_to_crlf() {
+    let s = Server::start(ServerOpts::new().file("lines.txt", "a\nb\n"));
+    let mut c = s.ftp_login();
+    c.cmd("TYPE A", 200);
+    assert_eq!(c.get("RETR lines.txt"), b"a\r\nb\r\n");
+    c.cmd("TYPE I", 200);
+    assert_eq!(c.get("RETR lines.txt"), b"a\nb\n");
+}
+
+#[test]
+fn ascii_download_with_ftplib_bytes() {
+    let s = Server::start(ServerOpts::new().file("lines.txt", "one\ntwo\n"));
+    let out = s.python_ok(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE A')\n\
+         with ftp.transfercmd('RETR lines.txt') as conn:\n\
+         \x20   data = conn.makefile('rb').read()\n\
+         ftp.voidresp()\n\
+         print(repr(data))\n\
+         ftp.quit()",
+    );
+    assert_eq!(out.trim(), r"b'one\r\ntwo\r\n'");
+}
+
+#[test]
+fn ascii_upload_converts_crlf_to_lf() {
+    let s = Server::start(ServerOpts::new());
+    let mut c = s.ftp_login();
+    c.cmd("TYPE A", 200);
+    c.put("STOR up.txt", b"a\r\nb\r\n");
+    assert_eq!(fs::read(s.home().join("up.txt")).unwrap(), b"a\nb\n");
+    c.cmd("TYPE I", 200);
+    c.put("STOR bin.txt", b"a\r\nb\r\n");
+    assert_eq!(fs::read(s.home().join("bin.txt")).unwrap(), b"a\r\nb\r\n");
+}
+
+#[test]
+fn ascii_upload_with_ftplib_storlines() {
+    let s = Server::start(ServerOpts::new());
+    s.python_ok(
+        "ftp = login()\n\
+         ftp.storlines('STOR up.txt', io.BytesIO(b'first\\nsecond\\n'))\n\
+         ftp.quit()",
+    );
+    assert_eq!(
+        fs::read(s.home().join("up.txt")).unwrap(),
+        b"first\nsecond\n"
+    );
+}
+
+#[test]
+fn ignore_ascii_transfer_type_keeps_bytes_both_ways() {
+    let s = Server::start(
+        ServerOpts::new()
+            .binding("ignore_ascii_transfer_type", 1)
+            .file("lines.txt", "a\nb\n"),
+    );
+    let mut c = s.ftp_login();
+    c.cmd("TYPE A", 200);
+    assert_eq!(c.get("RETR lines.txt"), b"a\nb\n");
+    c.put("STOR up.txt", b"a\r\nb\r\n");
+    assert_eq!(fs::read(s.home().join("up.txt")).unwrap(), b"a\r\nb\r\n");
+}
+
+#[test]
+fn ignore_ascii_transfer_type_with_ftplib_storlines() {
+    let s = Server::start(ServerOpts::new().binding("ignore_ascii_transfer_type", 1));
+    s.python_ok(
+        "ftp = login()\n\
+         ftp.storlines('STOR up.txt', io.BytesIO(b'x\\ny\\n'))\n\
+         ftp.quit()",
+    );
+    assert_eq!(fs::read(s.home().join("up.txt")).unwrap(), b"x\r\ny\r\n");
+}
+
+// ---------- resume ----------
+
+fn resume_server(remote: &[u8]) -> Server {
+    Server::start(ServerOpts::new().file("remote.bin", remote))
+}
+
+#[test]
+fn curl_resumes_a_download() {
+    let full = random_bytes(100_000, 1);
+    let s = resume_server(&full);
+    fs::write(s.local().join("part.bin"), &full[..30_000]).unwrap();
+    let out = s.curl(&["-v", "-C", "-", "-o", "part.bin", &s.url("remote.bin")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("REST 30000"), "curl did not resume: {err}");
+    assert!(fs::read(s.local().join("part.bin")).unwrap() == full);
+}
+
+#[test]
+fn curl_resumes_an_upload() {
+    let full = random_bytes(100_000, 2);
+    let s = resume_server(&full[..30_000]);
+    fs::write(s.local().join("full.bin"), &full).unwrap();
+    let out = s.curl(&["-v", "-C", "-", "-T", "full.bin", &s.url("remote.bin")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("APPE remote.bin"),
+        "curl did not resume: {err}"
+    );
+    assert!(fs::read(s.home().join("remote.bin")).unwrap() == full);
+}
+
+#[test]
+fn ftplib_resumes_a_download_with_rest() {
+    let full = random_bytes(100_000, 3);
+    let s = resume_server(&full);
+    s.python_ok(
+        "ftp = login()\n\
+         with open(os.path.join(LOCAL, 'tail.bin'), 'wb') as f:\n\
+         \x20   ftp.retrbinary('RETR remote.bin', f.write, rest=30000)\n\
+         ftp.quit()",
+    );
+    assert!(fs::read(s.local().join("tail.bin")).unwrap() == full[30_000..]);
+}
+
+#[test]
+fn ftplib_resumes_an_upload_with_rest() {
+    let full = random_bytes(100_000, 4);
+    let s = resume_server(&full[..30_000]);
+    fs::write(s.local().join("full.bin"), &full).unwrap();
+    s.python_ok(
+        "ftp = login()\n\
+         with open(os.path.join(LOCAL, 'full.bin'), 'rb') as f:\n\
+         \x20   f.seek(30000)\n\
+         \x20   ftp.storbinary('STOR remote.bin', f, rest=30000)\n\
+         ftp.quit()",
+    );
+    assert!(fs::read(s.home().join("remote.bin")).unwrap() == full);
+}
+
+// ---------- ABOR ----------
+
+#[test]
+fn ftplib_abort_mid_download_then_session_continues() {
+    let s = server_with_big(ServerOpts::new());
+    let out = s.python_ok(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE I')\n\
+         conn = ftp.transfercmd('RETR big.bin')\n\
+         got = 0\n\
+         while got < (1 << 20):\n\
+         \x20   b = conn.recv(65536)\n\
+         \x20   if not b:\n\
+         \x20       break\n\
+         \x20   got += len(b)\n\
+         resp = ftp.abort()\n\
+         print('ABORT', resp[:3])\n\
+         if resp[:3] == '426':\n\
+         \x20   print('THEN', ftp.getresp()[:3])\n\
+         conn.close()\n\
+         print('PWD', ftp.pwd())\n\
+         buf = io.BytesIO()\n\
+         ftp.retrbinary('RETR small.txt', buf.write)\n\
+         print('SMALL', buf.getvalue().decode())\n\
+         ftp.quit()",
+    );
+    assert_eq!(
+        lines(&out),
+        ["ABORT 426", "THEN 226", "PWD /", "SMALL small"],
+        "{out}"
+    );
+    let line = s.wait_log_line(&["transfer RETR", "path=/big.bin", "result=aborted"]);
+    assert!(line.contains("user=u "), "{line}");
+}
+
+#[test]
+fn abor_with_telnet_ip_and_synch_mid_download() {
+    let s = server_with_big(ServerOpts::new());
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    let mut d = c.open_data();
+    c.send("RETR big.bin");
+    c.expect_prelim();
+    let mut buf = vec![0u8; 65536];
+    let mut got = 0;
+    while got < 256 * 1024 {
+        let n = d.read(&mut buf).unwrap();
+        assert!(n > 0, "download ended early");
+        got += n;
+    }
+    // BSD ftp(1): IAC IP, then IAC as urgent data (Synch), then DM and the command.
+    c.send_bytes(&[0xff, 0xf4]);
+    SockRef::from(&c.stream).send_out_of_band(&[0xff]).unwrap();
+    c.send_bytes(b"\xf2ABOR\r\n");
+    c.expect(426);
+    c.expect(226);
+    drop(d);
+    c.cmd("NOOP", 200);
+    assert_eq!(c.get("RETR small.txt"), b"small");
+}
+
+#[test]
+fn abor_mid_download_plain() {
+    let s = server_with_big(ServerOpts::new());
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    let mut d = c.open_data();
+    c.send("RETR big.bin");
+    c.expect_prelim();
+    let mut buf = vec![0u8; 65536];
+    assert!(d.read(&mut buf).unwrap() > 0);
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    c.cmd("PWD", 257);
+}
+
+#[test]
+fn suppaftp_abort_mid_download() {
+    let s = server_with_big(ServerOpts::new());
+    let mut ftp = s.suppaftp();
+    let mut stream = ftp.retr_as_stream("big.bin").unwrap();
+    let mut buf = vec![0u8; 65536];
+    stream.read_exact(&mut buf).unwrap();
+    ftp.abort(stream).unwrap();
+    assert_eq!(
+        ftp.retr_as_buffer("small.txt").unwrap().into_inner(),
+        b"small"
+    );
+    ftp.quit().unwrap();
+}
+
+// ---------- upload_mode 1 (atomic) ----------
+
+#[test]
+fn atomic_upload_success_leaves_no_temp_file() {
+    let s = atomic_server();
+    let data = random_bytes(300_000, 5);
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    c.put("STOR t.bin", &data);
+    c.put("STOR new.bin", b"fresh");
+    assert!(fs::read(s.home().join("t.bin")).unwrap() == data);
+    assert_eq!(fs::read(s.home().join("new.bin")).unwrap(), b"fresh");
+    assert_eq!(upload_temps(&s.home()), Vec::<String>::new());
+}
+
+/// Wait for the upload temp file of `name` in `dir` to appear with some bytes; returns it.
+fn wait_for_temp(s: &Server, name: &str) -> String {
+    wait_until(IO_TIMEOUT, || {
+        upload_temps(&s.home()).into_iter().find(|t| {
+            t.ends_with(&format!(".{name}"))
+                && fs::metadata(s.home().join(t))
+                    .map(|m| m.len() > 0)
+                    .unwrap_or(false)
+        })
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no {UPLOAD_TEMP_PREFIX}<random>.{name} with data in the home; entries: {:?}",
+            dir_names(&s.home())
+        )
+    })
+}
+
+/// Start `STOR name` in upload_mode 1, send 1 MiB, and wait for its temp file to fill.
+/// Returns the control and the (still open) data connection, and the temp file name.
+fn start_atomic_upload(s: &Server, name: &str, seed: u64) -> (Ctrl, TcpStream, String) {
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    let mut d = c.open_data();
+    c.send(&format!("STOR {name}"));
+    c.expect_prelim();
+    d.write_all(&random_bytes(1 << 20, seed)).unwrap();
+    let temp = wait_for_temp(s, name);
+    assert_eq!(fs::read(s.home().join("t.bin")).unwrap(), b"original");
+    (c, d, temp)
+}
+
+fn atomic_server() -> Server {
+    Server::start(
+        ServerOpts::new()
+            .common("upload_mode", 1)
+            .file("t.bin", "original"),
+    )
+}
+
+/// After a failed upload: temp files are gone and `t.bin` still holds "original".
+fn assert_target_intact(s: &Server) {
+    let gone = wait_until(SOON, || upload_temps(&s.home()).is_empty().then_some(()));
+    assert!(
+        gone.is_some(),
+        "temp file left behind: {:?}",
+        dir_names(&s.home())
+    );
+    let now = fs::read(s.home().join("t.bin")).unwrap();
+    assert!(
+        now == b"original",
+        "the target was replaced by {} bytes of a partial upload; daemon log:\n{}",
+        now.len(),
+        s.log()
+    );
+}
+
+#[test]
+fn atomic_upload_abor_keeps_the_old_target() {
+    let s = atomic_server();
+    let (mut c, d, temp) = start_atomic_upload(&s, "t.bin", 6);
+    assert!(
+        temp.len() > UPLOAD_TEMP_PREFIX.len() + ".t.bin".len(),
+        "{temp}"
+    );
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    drop(d);
+    assert_target_intact(&s);
+    c.cmd("NOOP", 200);
+}
+
+#[test]
+fn atomic_upload_abor_of_a_new_file_creates_nothing() {
+    let s = atomic_server();
+    let (mut c, d, _) = start_atomic_upload(&s, "new.bin", 7);
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    drop(d);
+    assert_target_intact(&s);
+    assert!(!s.home().join("new.bin").exists());
+}
+
+#[test]
+fn atomic_upload_killed_client_leaves_no_partial_target() {
+    let s = atomic_server();
+    let mut client = s.python_spawn(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE I')\n\
+         conn = ftp.transfercmd('STOR t.bin')\n\
+         chunk = b'x' * 65536\n\
+         for i in range(20000):\n\
+         \x20   conn.sendall(chunk)\n\
+         \x20   time.sleep(0.01)",
+    );
+    wait_for_temp(&s, "t.bin");
+    assert_eq!(fs::read(s.home().join("t.bin")).unwrap(), b"original");
+    client.kill();
+    assert_target_intact(&s);
+    let line = s.wait_log_line(&["transfer STOR", "path=/t.bin"]);
+    assert!(!line.contains("result=ok"), "{line}");
+}
+
+#[test]
+fn atomic_upload_data_reset_leaves_no_partial_target() {
+    let s = atomic_server();
+    let (mut c, d, _) = start_atomic_upload(&s, "t.bin", 8);
+    // RST instead of FIN: SO_LINGER 0 then close.
+    SockRef::from(&d)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
+    drop(d);
+    let r = c.reply();
+    assert!(r.code == 426 || r.code == 451, "{r:?}");
+    assert_target_intact(&s);
+}
+
+#[test]
+fn atomic_upload_control_connection_lost_leaves_no_partial_target() {
+    let s = atomic_server();
+    let (c, d, _) = start_atomic_upload(&s, "t.bin", 9);
+    drop(c);
+    drop(d);
+    assert_target_intact(&s);
+}
+
+// ---------- wildcards ----------
+
+fn glob_server() -> Server {
+    Server::start(
+        ServerOpts::new()
+            .file("a1.txt", "1")
+            .file("a2.txt", "2")
+            .file("b1.txt", "3")
+            .file("c.log", "4")
+            .file(".h.txt", "5")
+            .file("sub/x.txt", "6")
+            .file("sub/y.log", "7"),
+    )
+}
+
+fn ftplib_nlst(s: &Server, pattern: &str) -> Vec<String> {
+    let out = s.python_ok(&format!(
+        "ftp = login()\nfor n in sorted(ftp.nlst({pattern:?})):\n    print(n)\nftp.quit()"
+    ));
+    lines(&out)
+}
+
+#[test]
+fn nlst_star_matches_suffix() {
+    let s = glob_server();
+    assert_eq!(ftplib_nlst(&s, "*.txt"), ["a1.txt", "a2.txt", "b1.txt"]);
+}
+
+#[test]
+fn nlst_question_mark_matches_one_char() {
+    let s = glob_server();
+    assert_eq!(ftplib_nlst(&s, "a?.txt"), ["a1.txt", "a2.txt"]);
+}
+
+#[test]
+fn nlst_bracket_range() {
+    let s = glob_server();
+    assert_eq!(ftplib_nlst(&s, "[a-b]1.txt"), ["a1.txt", "b1.txt"]);
+}
+
+#[test]
+fn nlst_bracket_negation() {
+    let s = glob_server();
+    assert_eq!(ftplib_nlst(&s, "[^a]*.txt"), ["b1.txt"]);
+}
+
+#[test]
+fn nlst_pattern_in_a_subdir_keeps_the_prefix() {
+    let s = glob_server();
+    assert_eq!(ftplib_nlst(&s, "sub/*.txt"), ["sub/x.txt"]);
+}
+
+#[test]
+fn nlst_no_match_is_an_empty_226() {
+    let s = glob_server();
+    let mut c = s.ftp_login();
+    assert_eq!(c.get("NLST *.none"), b"");
+    assert_eq!(ftplib_nlst(&s, "*.none"), Vec::<String>::new());
+}
+
+#[test]
+fn list_with_a_pattern() {
+    let s = glob_server();
+    let mut c = s.ftp_login();
+    let t = c.list("LIST *.log");
+    let l = lines(&t);
+    assert_eq!(l.len(), 1, "{t}");
+    assert!(l[0].ends_with(" c.log"), "{t}");
+    let t = c.list("LIST -l a*.txt");
+    let mut names: Vec<String> = lines(&t)
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a1.txt", "a2.txt"], "{t}");
+}
+
+#[test]
+fn list_pattern_hides_dotfiles_unless_dash_a() {
+    let s = glob_server();
+    let mut c = s.ftp_login();
+    assert!(!c.list("LIST *.txt").contains(".h.txt"));
+    assert!(c.list("LIST -a *.txt").contains(".h.txt"));
+}
+
+// ---------- log lines ----------
+
+#[test]
+fn transfers_are_logged() {
+    let s = Server::start(ServerOpts::new().file("a.txt", "hello"));
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    c.get("RETR a.txt");
+    c.put("STOR b.txt", b"12345678");
+    let port = c.stream.local_addr().unwrap().port();
+    let remote = format!("remote=127.0.0.1:{port} ");
+    let r = s.wait_log_line(&["transfer RETR", "path=/a.txt"]);
+    for part in ["user=u ", &remote, "bytes=5 ", "secs=", "result=ok"] {
+        assert!(r.contains(part), "{part:?} missing in {r:?}");
+    }
+    let w = s.wait_log_line(&["transfer STOR", "path=/b.txt"]);
+    for part in ["user=u ", &remote, "bytes=8 ", "result=ok"] {
+        assert!(w.contains(part), "{part:?} missing in {w:?}");
+    }
+    let secs = r.split("secs=").nth(1).unwrap().split(' ').next().unwrap();
+    let (i, f) = secs.split_once('.').unwrap();
+    assert!(i.parse::<u64>().is_ok() && f.len() == 3, "secs=S.sss: {r}");
+}
+
+// ---------- concurrency ----------
+
+#[test]
+fn fifty_concurrent_sessions_upload_and_download() {
+    let s = Server::start(
+        ServerOpts::new()
+            .common("max_per_host_connections", 100)
+            .common("max_total_connections", 0),
+    );
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..50u64)
+            .map(|i| {
+                let s = &s;
+                scope.spawn(move || {
+                    let data = random_bytes((1 << 20) + i as usize, 100 + i);
+                    let name = format!("file{i}.bin");
+                    let mut ftp = s.suppaftp();
+                    ftp.put_file(&name, &mut &data[..]).unwrap();
+                    let back = ftp.retr_as_buffer(&name).unwrap().into_inner();
+                    ftp.quit().unwrap();
+                    assert_eq!(Sha256::digest(&back), Sha256::digest(&data), "{name}");
+                    let disk = fs::read(s.home().join(&name)).unwrap();
+                    assert_eq!(Sha256::digest(&disk), Sha256::digest(&data), "{name}");
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    assert_eq!(dir_names(&s.home()).len(), 50);
+}

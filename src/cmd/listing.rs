@@ -120,11 +120,8 @@ impl Session {
 
     /// Sends an in-memory listing over a data connection, 150 to 226.
     fn send_listing(&mut self, verb: &str, dir: &str, bytes: Vec<u8>) -> io::Result<()> {
-        if matches!(self.plan, data::Plan::None) {
-            return self.reply(
-                ReplyCode::CantOpenData,
-                "Use PASV, EPSV, PORT or EPRT first",
-            );
+        if !self.transfer_ready()? {
+            return Ok(());
         }
         let started = Instant::now();
         let text = format!("Opening data connection for {verb} {dir}");

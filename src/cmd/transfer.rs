@@ -235,6 +235,12 @@ impl Session {
         verb: &str,
         path: &str,
     ) -> io::Result<Option<Stream>> {
+        // Every data connection passes here: the PROT rule is enforced at this one place
+        // too, whatever the caller checked before.
+        if !self.data_protection_ok()? {
+            self.plan = data::Plan::None;
+            return Ok(None);
+        }
         let plan = std::mem::replace(&mut self.plan, data::Plan::None);
         self.reply(ReplyCode::OpeningData, text)?;
         let peer = data::Peer {

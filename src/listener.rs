@@ -2,6 +2,7 @@
 //! connection is counted against the connection caps and handed, as a blocking std
 //! `TcpStream`, to a worker thread named after its peer.
 
+use crate::proxy_proto::Policy;
 use crate::server::Server;
 use crate::session::Session;
 use mio::net::TcpListener;
@@ -10,6 +11,7 @@ use socket2::{Domain, Socket, Type};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Worker stack: sessions do not recurse; bcrypt and listings use the heap.
 const WORKER_STACK: usize = 256 << 10;
@@ -49,8 +51,14 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 /// The poll token of the signal pipe (listeners use their binding index).
 const SIGNALS: Token = Token(usize::MAX);
 
-/// Serves until SIGTERM or SIGINT. SIGHUP reloads TLS material and users.
-pub fn run(server: Arc<Server>, mut listeners: Vec<TcpListener>) -> io::Result<()> {
+/// Serves until SIGTERM or SIGINT, then stops gracefully (see [`crate::signals`]): running
+/// transfers get up to `grace` to finish. SIGHUP reloads TLS material and users and reopens
+/// the log files.
+pub fn run(
+    server: Arc<Server>,
+    mut listeners: Vec<TcpListener>,
+    grace: Duration,
+) -> io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut poll = Poll::new()?;
     for (i, l) in listeners.iter_mut().enumerate() {
@@ -73,10 +81,15 @@ pub fn run(server: Arc<Server>, mut listeners: Vec<TcpListener>) -> io::Result<(
                 for sig in signals.pending() {
                     if sig == SIGHUP {
                         log::info!("SIGHUP: reloading");
-                        server.reload();
+                        server.reload_all();
                     } else {
-                        log::info!("signal {sig}: stopping");
-                        return Ok(());
+                        // Closing the listeners stops accepting: new clients are refused
+                        // by the system from now on.
+                        for l in listeners.iter_mut() {
+                            let _ = poll.registry().deregister(l);
+                        }
+                        listeners.clear();
+                        return drain(&server, &mut poll, &mut signals, sig, grace);
                     }
                 }
                 continue;
@@ -89,6 +102,55 @@ pub fn run(server: Arc<Server>, mut listeners: Vec<TcpListener>) -> io::Result<(
         }
     }
 }
+
+/// The graceful stop: idle sessions close now, busy ones get until `grace` is over; a
+/// second SIGTERM or SIGINT ends the wait.
+fn drain(
+    server: &Server,
+    poll: &mut Poll,
+    signals: &mut signal_hook_mio::v1_0::Signals,
+    sig: i32,
+    grace: Duration,
+) -> io::Result<()> {
+    let (idle, busy) = server.lifecycle.stop();
+    log::info!(
+        "signal {sig}: stopping: no new connections; {idle} idle session(s) closed, {busy} busy session(s) get up to {}s to finish",
+        grace.as_secs()
+    );
+    let deadline = Instant::now() + grace;
+    let mut events = Events::with_capacity(8);
+    // Bounded by the deadline: each turn waits at most STOP_TICK.
+    loop {
+        let left = server.lifecycle.count();
+        if left == 0 {
+            log::info!("stopped: every session has ended");
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            log::warn!("stopped: grace period over, {left} session(s) cut");
+            return Ok(());
+        }
+        match poll.poll(&mut events, Some(STOP_TICK.min(deadline - now))) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        if events.iter().any(|e| e.token() == SIGNALS) {
+            let again: Vec<i32> = signals
+                .pending()
+                .filter(|s| *s != signal_hook::consts::SIGHUP)
+                .collect();
+            if let Some(s) = again.first() {
+                log::warn!("signal {s} again: stopping now, {left} session(s) cut");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// How often the stop looks whether the last session has gone.
+const STOP_TICK: Duration = Duration::from_millis(100);
 
 fn accept_ready(server: &Arc<Server>, binding: usize, listener: &TcpListener) {
     loop {
@@ -113,10 +175,59 @@ fn hand_off(server: &Arc<Server>, binding: usize, mut stream: TcpStream, peer: S
     if stream.set_nonblocking(false).is_err() {
         return;
     }
+    let policy = crate::proxy_proto::binding_policy(&server.config, binding, peer.ip());
+    let guard = match policy {
+        Policy::Refuse => {
+            log::warn!(
+                "connection from {peer} refused: not in common.proxy_allowed, and proxy_protocol 2 requires a PROXY header"
+            );
+            refuse(
+                &mut stream,
+                b"421 Connection refused: connect through the proxy\r\n",
+            );
+            return;
+        }
+        // The header is read on the session's thread, so a slow proxy never holds this
+        // loop; the ban check and the connection limits then see the client's address.
+        Policy::Optional | Policy::Required => None,
+        Policy::Plain | Policy::PlainRefuseHeader => match admit(server, &mut stream, peer) {
+            Some(g) => Some(g),
+            None => return,
+        },
+    };
+    spawn(server, binding, stream, peer, guard, policy);
+}
+
+/// Answers a refused connection with one line and closes it.
+fn refuse(stream: &mut TcpStream, line: &[u8]) {
+    // A fresh socket's send buffer is empty: this write cannot block for long.
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(line);
+}
+
+/// The ban check and the connection limits for a client at `peer` (its real address when it
+/// came through a proxy); None when refused (the reply is sent).
+fn admit(
+    server: &Server,
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+) -> Option<crate::limits::connections::Guard> {
+    if let Some(left) = server.defender.banned(peer.ip()) {
+        log::info!(
+            "connection from {peer} refused: banned for {}s more",
+            left.as_secs()
+        );
+        let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+        let _ = stream.write_all(b"421 Access denied: banned client IP\r\n");
+        return None;
+    }
     let guard = match server.connections.acquire(peer.ip()) {
         Ok(g) => g,
         Err(refusal) => {
             log::warn!("connection from {peer} refused: {refusal:?}");
+            server
+                .defender
+                .record(peer.ip(), crate::limits::defender::Event::LimitExceeded);
             let text = match refusal {
                 crate::limits::connections::Refusal::Total(n) => {
                     format!("421 Too many connections ({n}): try again later\r\n")
@@ -128,19 +239,58 @@ fn hand_off(server: &Arc<Server>, binding: usize, mut stream: TcpStream, peer: S
             // A fresh socket's send buffer is empty: this write cannot block for long.
             let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(1)));
             let _ = stream.write_all(text.as_bytes());
-            return;
+            return None;
         }
     };
+    Some(guard)
+}
+
+/// Starts the session's thread. Without a `guard` yet, the thread first reads the PROXY
+/// header `policy` asks for, then admits the client by the address it gives.
+fn spawn(
+    server: &Arc<Server>,
+    binding: usize,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    guard: Option<crate::limits::connections::Guard>,
+    policy: Policy,
+) {
     let srv = Arc::clone(server);
     let spawned = std::thread::Builder::new()
         .name(format!("ftp {peer}"))
         .stack_size(WORKER_STACK)
         .spawn(move || {
-            let _guard = guard;
-            match Session::new(srv, binding, stream) {
-                Ok(s) => s.run(),
-                Err(e) => log::warn!("session setup for {peer}: {e}"),
+            let (_guard, client) = match guard {
+                Some(g) => (g, None),
+                None => {
+                    let client = match crate::proxy_proto::read_header(&stream, policy) {
+                        Ok(h) => h.and_then(|h| h.source()),
+                        Err(e) => {
+                            // Only this connection is closed; nothing is sent, as the bytes
+                            // were not FTP and the proxy may not be either.
+                            log::warn!("connection from {peer} closed: {e}");
+                            return;
+                        }
+                    };
+                    match admit(&srv, &mut stream, client.unwrap_or(peer)) {
+                        Some(g) => (g, client),
+                        None => return,
+                    }
+                }
+            };
+            let mut session = match Session::new(srv, binding, stream) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("session setup for {peer}: {e}");
+                    return;
+                }
+            };
+            if let Some(client) = client {
+                log::debug!("PROXY header from {peer}: client {client}");
+                session.peer = client;
             }
+            session.refuse_proxy_header = policy == Policy::PlainRefuseHeader;
+            session.run();
         });
     if let Err(e) = spawned {
         log::error!("cannot start a thread for {peer}: {e}");

@@ -1,10 +1,16 @@
-//! The ferroftpd binary: options, configuration, then the accept loop. Exit status: 0 on
-//! success, 1 on a configuration or startup error, 2 on a usage error.
+//! The ferroftpd binary: options, logging, configuration, ports, privileges, then the
+//! accept loop. Exit status: 0 on success (a clean stop included), 1 on a configuration or
+//! startup error, 2 on a usage error.
+//!
+//! The order matters: everything that needs root (log files and the syslog socket, the
+//! listening ports, the pidfile) happens before the privilege drop, and the drop happens
+//! before the first thread and the first client.
 
 use ferroftpd::auth::users::UserDb;
 use ferroftpd::cli::{self, Mode};
 use ferroftpd::config::Config;
-use ferroftpd::{auth, listener, server};
+use ferroftpd::privs::{self, Plan};
+use ferroftpd::{auth, listener, pidfile, server};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
@@ -28,17 +34,21 @@ fn main() -> ExitCode {
         Mode::HashPassword => return hash_password(),
         Mode::Serve | Mode::CheckConfig => {}
     }
-    // rustls warns about client quirks (an IP address sent as SNI) on every connection.
-    let level = if opts.debug {
-        "debug,rustls=info"
-    } else {
-        "info,rustls=error"
-    };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_timestamp_millis()
-        .init();
-
     let check_only = opts.mode == Mode::CheckConfig;
+    // A check opens no log file and no syslog socket: it leaves nothing behind.
+    let log_opts = if check_only {
+        ferroftpd::log::Options {
+            debug: opts.debug,
+            ..Default::default()
+        }
+    } else {
+        opts.log_options()
+    };
+    if let Err(e) = ferroftpd::log::init(&log_opts) {
+        eprintln!("ferroftpd: {e}");
+        return ExitCode::from(1);
+    }
+
     let (config, users) = match load(&opts.config, check_only) {
         Ok(x) => x,
         Err(e) => {
@@ -47,6 +57,20 @@ fn main() -> ExitCode {
         }
     };
     let (bindings, nusers) = (config.ftpd.bindings.len(), users.len());
+    // Decided before anything is bound, so a bad --user fails at once. A check does not
+    // serve, so it does not mind root; it still checks --user and --group.
+    let plan = match privs::plan(&privs::Request {
+        user: opts.user.as_deref(),
+        group: opts.group.as_deref(),
+        run_as_root: check_only || opts.run_as_root || run_as_root_env(),
+        port_20: !config.ftpd.active_transfers_port_non_20,
+    }) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ferroftpd: {e}");
+            return ExitCode::from(1);
+        }
+    };
     // Built before the check-only exit so certificates and keys are checked too.
     let server = match server::Server::new(config, users) {
         Ok(s) => s,
@@ -69,13 +93,74 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match listener::run(server, listeners) {
+    let pid_file = match opts.pidfile.as_deref().map(pidfile::PidFile::create) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            eprintln!("ferroftpd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match &plan {
+        Plan::Drop(t) => {
+            if let Err(e) = privs::drop_to(t) {
+                eprintln!("ferroftpd: {e}");
+                return ExitCode::from(1);
+            }
+            log::info!(
+                "privileges dropped to user {} (uid {}, gid {}){}",
+                t.user,
+                t.uid,
+                t.gid,
+                if t.keep_port_20 {
+                    ", keeping CAP_NET_BIND_SERVICE for active transfers from port 20"
+                } else {
+                    ""
+                }
+            );
+            warn_unowned(&server);
+        }
+        Plan::StayRoot => log::warn!("serving as root, as asked (--run-as-root)"),
+        Plan::Stay => {}
+    }
+    let r = listener::run(server, listeners, opts.grace);
+    drop(pid_file);
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ferroftpd: accept loop failed: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// `FERROFTPD_RUN_AS_ROOT=1` (or yes, true): `--run-as-root` for service managers and test
+/// harnesses that cannot change the command line.
+fn run_as_root_env() -> bool {
+    std::env::var(privs::RUN_AS_ROOT_ENV)
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "yes" | "true"))
+}
+
+/// After a drop, users with SFTPGo's uid/gid will not have their files chowned (SFTPGo
+/// only chowns as root): say so once, naming them.
+fn warn_unowned(server: &server::Server) {
+    let users = server.users();
+    let mut named: Vec<&str> = users
+        .names()
+        .filter(|n| {
+            users
+                .get(n)
+                .is_some_and(|u| u.uid.is_some() || u.gid.is_some())
+        })
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    named.sort_unstable();
+    log::warn!(
+        "users with uid/gid ({}): their new files belong to the service user, since only root may give them away; run with --run-as-root to have them chowned",
+        named.join(", ")
+    );
 }
 
 /// Reads the configuration and the users; warnings go to stderr (check) or the log.

@@ -97,6 +97,17 @@ pub struct Reply {
     pub code: ReplyCode,
     /// First line of text; for multi-line replies the lines after it, the last one closing.
     lines: Vec<String>,
+    part: Part,
+}
+
+/// Which piece of a reply this is: whole, or the start or middle of a multi-line reply
+/// whose end is sent later (a long HASH sends `213-` lines while it works,
+/// draft-bryan-ftpext-hash 3; its final `213 ` line is then an ordinary one-line reply).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Whole,
+    Opening,
+    Inner,
 }
 
 impl Reply {
@@ -104,6 +115,27 @@ impl Reply {
         Reply {
             code,
             lines: vec![text.into()],
+            part: Part::Whole,
+        }
+    }
+
+    /// The first line of a multi-line reply that stays open: `CODE-text`. The caller must
+    /// end it with a one-line reply of the same code.
+    pub fn opening(code: ReplyCode, text: impl Into<String>) -> Reply {
+        Reply {
+            code,
+            lines: vec![text.into()],
+            part: Part::Opening,
+        }
+    }
+
+    /// A middle line of a reply begun with [`Reply::opening`]: sent indented, so it can never
+    /// read as the end.
+    pub fn inner(code: ReplyCode, text: impl Into<String>) -> Reply {
+        Reply {
+            code,
+            lines: vec![text.into()],
+            part: Part::Inner,
         }
     }
 
@@ -116,7 +148,11 @@ impl Reply {
         } else {
             lines
         };
-        Reply { code, lines }
+        Reply {
+            code,
+            lines,
+            part: Part::Whole,
+        }
     }
 
     /// The bytes to put on the wire. CR and LF inside texts are replaced, so a file name
@@ -127,7 +163,13 @@ impl Reply {
         let n = self.lines.len();
         for (i, line) in self.lines.iter().enumerate() {
             let clean = sanitize(line);
-            if n == 1 {
+            if self.part == Part::Opening {
+                out.push_str(&format!("{code}-{clean}\r\n"));
+            } else if self.part == Part::Inner {
+                out.push(' ');
+                out.push_str(&clean);
+                out.push_str("\r\n");
+            } else if n == 1 {
                 out.push_str(&format!("{code} {clean}\r\n"));
             } else if i == 0 {
                 out.push_str(&format!("{code}-{clean}\r\n"));
@@ -201,6 +243,14 @@ mod tests {
     fn newlines_cannot_inject_replies() {
         let r = Reply::new(ReplyCode::FileUnavailable, "a\r\n200 fake");
         assert_eq!(r.to_wire(), b"550 a  200 fake\r\n");
+    }
+
+    #[test]
+    fn open_reply_in_pieces() {
+        let mut wire = Reply::opening(ReplyCode::FileStatus, "Computing").to_wire();
+        wire.extend(Reply::inner(ReplyCode::FileStatus, "213 not the end").to_wire());
+        wire.extend(Reply::new(ReplyCode::FileStatus, "done").to_wire());
+        assert_eq!(wire, b"213-Computing\r\n 213 not the end\r\n213 done\r\n");
     }
 
     #[test]

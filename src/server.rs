@@ -1,10 +1,13 @@
 //! What every session shares: the checked configuration, the users, the passive port
 //! allocator and the connection counters.
 
+use crate::auth::cache::PasswordCache;
 use crate::auth::users::UserDb;
 use crate::config::Config;
 use crate::data::passive::PortAllocator;
 use crate::limits::connections::Connections;
+use crate::limits::defender::Defender;
+use crate::limits::usage::Usage;
 use crate::tls::TlsContext;
 use std::sync::{Arc, RwLock};
 
@@ -15,6 +18,13 @@ pub struct Server {
     pub connections: Arc<Connections>,
     /// Per binding (same order as the config's): TLS where a certificate is configured.
     pub tls: Vec<Option<TlsContext>>,
+    pub password_cache: Option<PasswordCache>,
+    /// Survives SIGHUP: bans are not forgotten by a reload.
+    pub defender: Defender,
+    /// Per-user sessions, bytes moved and disk usage, shared by all sessions.
+    pub usage: Arc<Usage>,
+    /// Live sessions and the graceful stop (SIGTERM).
+    pub lifecycle: Arc<crate::signals::Lifecycle>,
 }
 
 impl Server {
@@ -34,12 +44,27 @@ impl Server {
             config.common.max_total_connections,
             config.common.max_per_host_connections,
         );
+        let password_cache = if config.provider.password_caching {
+            let mut salt = [0u8; 16];
+            rustls::crypto::aws_lc_rs::default_provider()
+                .secure_random
+                .fill(&mut salt)
+                .map_err(|_| "no randomness for the password cache".to_string())?;
+            Some(PasswordCache::new(salt))
+        } else {
+            None
+        };
+        let defender = Defender::new(config.common.defender.clone());
         Ok(Arc::new(Server {
             config,
             users: RwLock::new(Arc::new(users)),
             ports,
             connections,
             tls,
+            password_cache,
+            defender,
+            usage: Usage::new(),
+            lifecycle: crate::signals::Lifecycle::new(),
         }))
     }
 
@@ -62,7 +87,8 @@ impl Server {
                 for w in warnings {
                     log::warn!("{w}");
                 }
-                log::info!("reload: {} user(s) loaded", users.len());
+                let changes = user_changes(&self.users(), &users);
+                log::info!("reload: {} user(s) loaded{changes}", users.len());
                 match self.users.write() {
                     Ok(mut u) => *u = Arc::new(users),
                     Err(poisoned) => *poisoned.into_inner() = Arc::new(users),
@@ -72,11 +98,58 @@ impl Server {
         }
     }
 
+    /// SIGHUP as the accept loop sees it: the reload, and the log files reopened (rotation).
+    pub fn reload_all(&self) {
+        self.reload();
+        crate::log::reopen();
+    }
+
     /// The current users (a snapshot: a reload swaps the whole set).
     pub fn users(&self) -> Arc<UserDb> {
         match self.users.read() {
             Ok(u) => Arc::clone(&u),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+}
+
+/// What a reload changed, for its log line: ` (added: a; removed: b; changed: c)`, or ""
+/// when nothing did. A user counts as changed when any field differs (a plain-text password
+/// in the file is hashed again at each load, so such a user always counts).
+fn user_changes(old: &UserDb, new: &UserDb) -> String {
+    const SHOWN: usize = 10;
+    let list = |mut names: Vec<&str>| -> String {
+        names.sort_unstable();
+        let more = names.len().saturating_sub(SHOWN);
+        let mut s = names
+            .iter()
+            .take(SHOWN)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if more > 0 {
+            s.push_str(&format!(" and {more} more"));
+        }
+        s
+    };
+    let added: Vec<&str> = new.names().filter(|n| old.get(n).is_none()).collect();
+    let removed: Vec<&str> = old.names().filter(|n| new.get(n).is_none()).collect();
+    let changed: Vec<&str> = new
+        .names()
+        .filter(|n| match (old.get(n), new.get(n)) {
+            (Some(a), Some(b)) => format!("{a:?}") != format!("{b:?}"),
+            _ => false,
+        })
+        .collect();
+    let mut parts = Vec::new();
+    for (what, names) in [("added", added), ("removed", removed), ("changed", changed)] {
+        if !names.is_empty() {
+            parts.push(format!("{what}: {}", list(names)));
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
     }
 }

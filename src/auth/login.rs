@@ -5,6 +5,7 @@
 //! so response time does not tell which user names exist; only after a correct password is
 //! a more specific reason (disabled, expired, address) given.
 
+use super::cache::PasswordCache;
 use super::hash;
 use super::users::{User, UserDb};
 use std::fmt;
@@ -14,8 +15,10 @@ use std::time::SystemTime;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoginError {
-    /// Unknown user, wrong password, or no password set: one answer for all.
+    /// Unknown user, or no password set: the client sees the same as for a wrong password.
     BadCredentials,
+    /// An existing user, wrong password (scored differently by the defender).
+    WrongPassword,
     Disabled,
     Expired,
     ProtocolDenied,
@@ -24,6 +27,8 @@ pub enum LoginError {
     MethodDenied(&'static str),
     /// The client certificate does not belong to this user.
     CertificateMismatch,
+    /// `max_sessions` sessions are open already.
+    TooManySessions(u32),
     /// The stored hash could not be read (logged, not shown).
     BadHash,
 }
@@ -31,7 +36,7 @@ pub enum LoginError {
 impl fmt::Display for LoginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            LoginError::BadCredentials => "Login incorrect",
+            LoginError::BadCredentials | LoginError::WrongPassword => "Login incorrect",
             LoginError::Disabled => "Login refused: account disabled",
             LoginError::Expired => "Login refused: account expired",
             LoginError::ProtocolDenied => "Login refused: FTP is not allowed for this account",
@@ -42,6 +47,7 @@ impl fmt::Display for LoginError {
             LoginError::CertificateMismatch => {
                 "Login refused: the TLS client certificate does not match this user"
             }
+            LoginError::TooManySessions(_) => "Login refused: too many open sessions for this account",
             LoginError::BadHash => "Login incorrect",
         })
     }
@@ -52,8 +58,11 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash::hash_bcrypt(b"ferroftpd-dummy", 10).unwrap_or_default())
 }
 
+/// Checks a password login. `cache` (SFTPGo's `password_caching`) skips the slow hash for
+/// a password that verified before against the same stored hash.
 pub fn authenticate(
     db: &UserDb,
+    cache: Option<&PasswordCache>,
     username: &str,
     password: &str,
     ip: IpAddr,
@@ -66,10 +75,17 @@ pub fn authenticate(
         let _ = hash::verify(dummy_hash(), password.as_bytes());
         return Err(LoginError::BadCredentials);
     }
-    match hash::verify(&user.password_hash, password.as_bytes()) {
-        Ok(true) => {}
-        Ok(false) => return Err(LoginError::BadCredentials),
-        Err(_) => return Err(LoginError::BadHash),
+    let cached = cache.is_some_and(|c| c.check(username, &user.password_hash, password.as_bytes()));
+    if !cached {
+        match hash::verify(&user.password_hash, password.as_bytes()) {
+            Ok(true) => {
+                if let Some(c) = cache {
+                    c.remember(username, &user.password_hash, password.as_bytes());
+                }
+            }
+            Ok(false) => return Err(LoginError::WrongPassword),
+            Err(_) => return Err(LoginError::BadHash),
+        }
     }
     check_account(&user, ip)?;
     Ok(user)

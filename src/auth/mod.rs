@@ -1,7 +1,9 @@
 //! Who may log in: the SFTPGo user dump ([`users`]), password hashes ([`hash`]) and the
 //! login decision ([`login`]).
 
+pub mod cache;
 pub mod hash;
 pub mod login;
 pub mod permissions;
+pub mod user_limits;
 pub mod users;

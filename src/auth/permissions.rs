@@ -116,6 +116,24 @@ impl Permissions {
         }
     }
 
+    /// Whether some key names a directory strictly inside `dir` (a cleaned virtual path):
+    /// then paths under `dir` do not all share `dir`'s permissions. Glob keys count when
+    /// their leading components could match `dir`.
+    pub fn has_entries_below(&self, dir: &str) -> bool {
+        let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+        let prefix = if dir == "/" {
+            "/".to_string()
+        } else {
+            format!("{dir}/")
+        };
+        self.exact
+            .iter()
+            .any(|(d, _)| d != "/" && d.starts_with(&prefix))
+            || self.globs.iter().any(|(pats, _)| {
+                pats.len() > parts.len() && pats.iter().zip(&parts).all(|(p, s)| p.matches(s))
+            })
+    }
+
     fn glob_match(&self, dir: &str) -> Option<PermSet> {
         let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
         self.globs
@@ -160,6 +178,19 @@ mod tests {
         assert!(p.of_dir("/public").has(Perm::Upload));
         assert!(p.of_dir("/public/x").has(Perm::Upload));
         assert!(!p.of_dir("/other").has(Perm::Upload));
+    }
+
+    #[test]
+    fn entries_below() {
+        let p = perms(&[("/", &["*"]), ("/a/b", &["list"]), ("/g*/x", &["list"])]);
+        assert!(p.has_entries_below("/"));
+        assert!(p.has_entries_below("/a"));
+        assert!(!p.has_entries_below("/a/b"));
+        assert!(!p.has_entries_below("/ab"));
+        assert!(p.has_entries_below("/go"));
+        assert!(!p.has_entries_below("/h"));
+        let root_only = perms(&[("/", &["*"])]);
+        assert!(!root_only.has_entries_below("/"));
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct User {
     pub tls_certs: Vec<Vec<u8>>,
     /// `filters.tls_username` "CommonName": the certificate's CN must be the user name.
     pub tls_username_cn: bool,
+    pub limits: super::user_limits::Limits,
+    /// SFTPGo's `uid`/`gid`: owner of new files when running as root (None: 0 or less, or
+    /// past i32, as SFTPGo ignores those).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 /// SFTPGo's login methods that FTP uses.
@@ -95,6 +100,11 @@ impl UserDb {
         self.users.get(name).cloned()
     }
 
+    /// The user names, in no order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.users.keys().map(String::as_str)
+    }
+
     pub fn len(&self) -> usize {
         self.users.len()
     }
@@ -125,21 +135,9 @@ impl UserDb {
 }
 
 /// Restricting fields of an SFTPGo user that this version does not enforce yet.
-const NOT_ENFORCED: &[&str] = &[
-    "quota_size",
-    "quota_files",
-    "upload_bandwidth",
-    "download_bandwidth",
-    "upload_data_transfer",
-    "download_data_transfer",
-    "total_data_transfer",
-    "max_sessions",
-];
+const NOT_ENFORCED: &[&str] = &[];
 const FILTERS_NOT_ENFORCED: &[&str] = &[
     "file_patterns",
-    "max_upload_file_size",
-    "bandwidth_limits",
-    "data_transfer_limits",
     "access_time",
     "two_factor_protocols",
 ];
@@ -173,6 +171,13 @@ fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, 
     }
 
     let status = u.int("status", 0, i64::MIN, i64::MAX)?;
+    let owner_id = |key: &str| -> Result<Option<u32>, ConfigError> {
+        let v = u.int(key, 0, i64::MIN, i64::MAX)?;
+        Ok(u32::try_from(v)
+            .ok()
+            .filter(|id| *id > 0 && i32::try_from(*id).is_ok()))
+    };
+    let (uid, gid) = (owner_id("uid")?, owner_id("gid")?);
     let expiration_ms = u.int("expiration_date", 0, 0, i64::MAX)?;
     let home = u.string("home_dir", "")?;
     let home_dir = if home.is_empty() {
@@ -261,6 +266,7 @@ fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, 
         }
     };
 
+    let limits = super::user_limits::read(u, &filters, &who)?;
     for key in NOT_ENFORCED {
         if u.int(key, 0, i64::MIN, i64::MAX).unwrap_or(1) != 0 {
             warnings.push(format!(
@@ -306,5 +312,8 @@ fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, 
         denied_methods,
         tls_certs,
         tls_username_cn,
+        limits,
+        uid,
+        gid,
     })
 }

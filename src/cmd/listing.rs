@@ -128,10 +128,10 @@ impl Session {
         let Some(mut stream) = self.open_data(&text, verb, dir)? else {
             return Ok(());
         };
-        let stall = self.stall_limit();
+        let bounds = data::Bounds::unlimited(self.stall_limit());
         let outcome = {
             let mut ctl = |n| self.control_check(n);
-            data::send_bytes(&mut stream, &bytes, stall, &mut ctl)
+            data::transfer::send_bytes(&mut stream, &bytes, &bounds, &mut ctl)
         };
         let outcome = super::transfer::close_data(stream, outcome, true);
         self.end_transfer(verb, dir, &outcome, started)

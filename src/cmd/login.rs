@@ -5,6 +5,7 @@ use crate::auth::users::{LoginMethod, User};
 use crate::command::parse::Secret;
 use crate::command::TransferType;
 use crate::config::tls::ClientAuth;
+use crate::limits::defender::Event;
 use crate::data;
 use crate::reply::ReplyCode;
 use crate::session::{Auth, Flow, LoggedIn, Session};
@@ -29,13 +30,11 @@ impl Session {
         if let (Some(u), Some((der, cn))) = (&user, self.client_certificate()) {
             if u.uses_certificates() {
                 if !certificate_matches(u, &der, cn.as_deref()) {
-                    log::warn!(
-                        "login failed user={} remote={} reason=\"client certificate (CN {:?}) does not match\"",
-                        printable(&name),
-                        self.peer,
+                    let why = format!(
+                        "client certificate (CN {:?}) does not match",
                         cn.unwrap_or_default()
                     );
-                    return self.login_failed(&name, LoginError::CertificateMismatch);
+                    return self.login_refused(&name, LoginError::CertificateMismatch, Some(why));
                 }
                 if u.method_allowed(LoginMethod::TlsCertificate) {
                     return self.certificate_login(Arc::clone(u));
@@ -81,7 +80,13 @@ impl Session {
             }
         };
         let users = self.server.users();
-        let result = authenticate(&users, &name, &secret.0, self.peer.ip());
+        let result = authenticate(
+            &users,
+            self.server.password_cache.as_ref(),
+            &name,
+            &secret.0,
+            self.peer.ip(),
+        );
         drop(secret);
         let user = match result {
             Ok(u) => u,
@@ -101,15 +106,26 @@ impl Session {
     /// Opens the home directory and enters the logged-in state.
     fn complete_login(&mut self, user: Arc<User>, method: LoginMethod) -> io::Result<Flow> {
         let name = user.username.clone();
-        let vfs = match Vfs::open_home(&user.home_dir, user.permissions.clone()) {
+        let session = match self
+            .server
+            .usage
+            .open_session(&name, user.limits.max_sessions)
+        {
+            Ok(g) => g,
+            Err(open) => {
+                self.server
+                    .defender
+                    .record(self.peer.ip(), Event::LimitExceeded);
+                return self.login_failed(&name, LoginError::TooManySessions(open));
+            }
+        };
+        // SFTPGo's uid/gid: new files go to them when this process may chown (root).
+        let owner = crate::privs::Owner::for_user(user.uid, user.gid);
+        let vfs = match Vfs::open_home_owned(&user.home_dir, user.permissions.clone(), owner) {
             Ok(v) => v,
             Err(e) => {
-                log::error!(
-                    "login failed user={} remote={} reason=\"home {}: {e}\"",
-                    printable(&name),
-                    self.peer,
-                    user.home_dir.display()
-                );
+                let why = format!("home {}: {e}", user.home_dir.display());
+                crate::log::login_failed(&name, self.peer, &why);
                 self.auth = Auth::None;
                 self.reply(
                     ReplyCode::NotLoggedIn,
@@ -129,14 +145,17 @@ impl Session {
             .tls()
             .map(|c| crate::tls::describe(c))
             .unwrap_or_else(|| "none".into());
-        log::info!(
-            "login user={} remote={} method={} tls=\"{tls}\"",
-            printable(&name),
-            self.peer,
-            method.name()
-        );
-        self.auth = Auth::LoggedIn(Box::new(LoggedIn { user, vfs }));
+        crate::log::login(&name, self.peer, method.name(), &tls);
+        self.auth = Auth::LoggedIn(Box::new(LoggedIn {
+            user,
+            vfs,
+            _session: session,
+        }));
         self.failed_logins = 0;
+        self.login_attempted = true;
+        if self.server.defender.config().enabled {
+            std::thread::sleep(self.server.defender.config().login_delay_success);
+        }
         let (code, text) = match method {
             LoginMethod::TlsCertificate => (
                 ReplyCode::LoggedInBySecurityData,
@@ -152,19 +171,49 @@ impl Session {
     }
 
     fn login_failed(&mut self, name: &str, e: LoginError) -> io::Result<Flow> {
+        self.login_refused(name, e, None)
+    }
+
+    /// A refused login: logged once (crate::log), with `detail` as the reason when given,
+    /// then answered.
+    fn login_refused(
+        &mut self,
+        name: &str,
+        e: LoginError,
+        detail: Option<String>,
+    ) -> io::Result<Flow> {
         self.failed_logins += 1;
-        let reason = match &e {
-            LoginError::BadHash => "stored password hash unreadable".to_string(),
-            LoginError::MethodDenied(m) => format!("login method {m} denied"),
-            _ => e.to_string(),
+        let reason = match (&e, detail) {
+            (_, Some(d)) => d,
+            (LoginError::BadHash, None) => "stored password hash unreadable".to_string(),
+            (LoginError::MethodDenied(m), None) => format!("login method {m} denied"),
+            (_, None) => e.to_string(),
         };
-        log::warn!(
-            "login failed user={} remote={} reason=\"{reason}\"",
-            printable(name),
-            self.peer
-        );
+        crate::log::login_failed(name, self.peer, &reason);
         self.auth = Auth::None;
+        self.login_attempted = true;
+        let event = match e {
+            LoginError::WrongPassword => Some(Event::WrongPassword),
+            LoginError::BadCredentials => Some(Event::InvalidUser),
+            _ => None,
+        };
+        let defender = &self.server.defender;
+        if let Some(ban) = event.and_then(|ev| defender.record(self.peer.ip(), ev)) {
+            log::warn!(
+                "ban remote={} for {}s after failed logins",
+                self.peer.ip(),
+                ban.as_secs()
+            );
+        }
+        if defender.config().enabled && event.is_some() {
+            // Slows password guessing; only with the defender on, as in SFTPGo.
+            std::thread::sleep(defender.config().login_delay_failed);
+        }
         self.reply(ReplyCode::NotLoggedIn, e.to_string())?;
+        if self.server.defender.banned(self.peer.ip()).is_some() {
+            self.reply(ReplyCode::ServiceUnavailable, "Too many failed logins: closing")?;
+            return Ok(Flow::Close);
+        }
         if self.failed_logins >= crate::session::MAX_LOGIN_FAILURES {
             self.reply(
                 ReplyCode::ServiceUnavailable,

@@ -1,4 +1,4 @@
-//! FEAT (RFC 2389), HELP, OPTS (RFC 2389, RFC 3659 7.9), SITE (only HELP so far).
+//! FEAT (RFC 2389), HELP, OPTS (RFC 2389, RFC 3659 7.9; OPTS HASH is in [`super::ext`]).
 
 use crate::command::table::{feat_lines, help_verbs, lookup, Gate, Row, Verb};
 use crate::config::tls::TlsMode;
@@ -13,6 +13,9 @@ impl Session {
             // The MLST line marks the facts this session selected (RFC 3659 7.8).
             if l.starts_with("MLST ") {
                 super::listing::mlst_feat_line(self.mlst_facts)
+            } else if l == "HASH" {
+                // The algorithms, this session's choice starred (draft-bryan-ftpext-hash 3.1).
+                crate::util::digest::feat_line(self.hash_algo)
             } else {
                 l.to_string()
             }
@@ -24,6 +27,10 @@ impl Session {
     pub(crate) fn cmd_help(&mut self, arg: Option<&str>) -> io::Result<()> {
         if let Some(verb) = arg.map(str::trim).filter(|a| !a.is_empty()) {
             return match lookup(verb) {
+                Some(row) if !self.row_open(row) => self.reply(
+                    ReplyCode::Help,
+                    format!("Syntax: {} (not enabled here)", row.help),
+                ),
                 Some(row) => self.reply(ReplyCode::Help, format!("Syntax: {}", row.help)),
                 None => self.reply(
                     ReplyCode::ArgumentError,
@@ -56,6 +63,7 @@ impl Session {
                 // Implicit TLS has nothing to negotiate.
                 !(r.verb == Verb::Auth && ctx.settings().mode == TlsMode::Implicit)
             }
+            Gate::Hash | Gate::Comb => self.extension_off(r.gate).is_none(),
         }
     }
 
@@ -69,24 +77,10 @@ impl Session {
                 let chosen = super::listing::fact_list(self.mlst_facts);
                 self.reply(ReplyCode::Ok, format!("MLST OPTS {chosen}"))
             }
+            "HASH" => self.cmd_opts_hash(value),
             _ => self.reply(
                 ReplyCode::ArgumentError,
                 format!("Option {:?} not understood", super::login::printable(name)),
-            ),
-        }
-    }
-
-    pub(crate) fn cmd_site(&mut self, arg: &str) -> io::Result<()> {
-        let sub = arg
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        match sub.as_str() {
-            "HELP" => self.reply(ReplyCode::Help, "SITE commands: HELP"),
-            _ => self.reply(
-                ReplyCode::NotImplemented,
-                format!("SITE {} not implemented", super::login::printable(&sub)),
             ),
         }
     }

@@ -1,6 +1,7 @@
 //! Command handlers, one module per family, and the one mapping from file errors to replies.
 
 mod dataconn;
+mod ext;
 mod files;
 mod listing;
 mod login;
@@ -28,7 +29,11 @@ impl Session {
             C::User(name) => return self.cmd_user(name),
             C::Pass(secret) => return self.cmd_pass(secret),
             C::Acct => self.reply(ReplyCode::Superfluous, "ACCT not needed")?,
-            C::Rein => self.cmd_rein()?,
+            C::Rein => {
+                // draft-bryan-ftpext-hash 3.2: OPTS HASH holds until REIN.
+                self.hash_algo = crate::util::digest::Algo::DEFAULT;
+                self.cmd_rein()?
+            }
             C::Quit => {
                 self.reply(ReplyCode::Goodbye, "Goodbye")?;
                 return Ok(Flow::Close);
@@ -68,7 +73,11 @@ impl Session {
             C::Feat => self.cmd_feat()?,
             C::Help(a) => self.cmd_help(a.as_deref())?,
             C::Opts(a) => self.cmd_opts(&a)?,
-            C::Site(a) => self.cmd_site(&a)?,
+            C::Site(sub) => self.cmd_site(sub)?,
+            C::Hash(p) => self.cmd_hash(&p)?,
+            C::Checksum(algo, p, range) => self.cmd_checksum(algo, &p, range)?,
+            C::Comb(target, parts) => self.cmd_comb(&target, &parts)?,
+            C::Avbl(dir) => self.cmd_avbl(dir.as_deref())?,
             C::AuthTls => self.cmd_auth()?,
             C::Pbsz(n) => self.cmd_pbsz(n)?,
             C::Prot(p) => self.cmd_prot(p)?,

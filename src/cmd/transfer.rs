@@ -8,6 +8,7 @@ use crate::config::UploadMode;
 use crate::data::{self, Outcome};
 use crate::reply::ReplyCode;
 use crate::session::{Running, Session};
+use crate::limits::bandwidth::Throttle;
 use crate::tls::stream::Stream;
 use crate::vfs::WriteMode;
 use std::io::{self, Seek, SeekFrom};
@@ -77,20 +78,23 @@ impl Session {
             if ascii { "ASCII" } else { "BINARY" },
             size.saturating_sub(offset)
         );
+        let Some(bounds) = self.transfer_bounds(false, None)? else {
+            return Ok(());
+        };
         let started = Instant::now();
         let Some(mut stream) = self.open_data(&text, "RETR", &path)? else {
             return Ok(());
         };
-        let stall = self.stall_limit();
         let outcome = {
             let mut ctl = |n| self.control_check(n);
             if ascii {
-                data::send_file_ascii(&file, &mut stream, stall, &mut ctl)
+                data::transfer::send_file_ascii(&file, &mut stream, &bounds, &mut ctl)
             } else {
-                data::send_file(&file, &mut stream, stall, &mut ctl)
+                data::transfer::send_file(&file, &mut stream, &bounds, &mut ctl)
             }
         };
         let outcome = close_data(stream, outcome, true);
+        self.account(0, outcome.bytes());
         self.end_transfer("RETR", &path, &outcome, started)
     }
 
@@ -108,6 +112,20 @@ impl Session {
         let atomic = self.server.config.common.upload_mode;
         // Resumes and appends write in place; only a whole new upload can be atomic.
         let use_temp = mode == WriteMode::Truncate && atomic != UploadMode::Standard;
+        // The size before: what a failed append or resume is cut back to, and what an
+        // overwrite frees in the disk quota.
+        let prior = self
+            .with_vfs(|v| v.stat_unchecked_size(&path))
+            .flatten()
+            .unwrap_or(0);
+        let start = match mode {
+            WriteMode::Append => prior,
+            WriteMode::At(n) => n,
+            WriteMode::Truncate | WriteMode::New => 0,
+        };
+        let Some(bounds) = self.transfer_bounds(true, Some((start, prior)))? else {
+            return Ok(());
+        };
         let opened = self.with_vfs(|v| {
             if use_temp {
                 v.open_temp(&path).map(|(t, f)| (Some(t), f))
@@ -119,7 +137,65 @@ impl Session {
             return Ok(());
         };
         let verb = if how == Store::Appe { "APPE" } else { "STOR" };
-        self.receive_into(verb, &path, temp, file)
+        let up = Upload {
+            verb,
+            path: &path,
+            temp,
+            file,
+            prior,
+            keep_prior: matches!(mode, WriteMode::Append | WriteMode::At(_)),
+            bounds,
+        };
+        self.receive_into(up)
+    }
+
+    /// The limits of one transfer: bandwidth, and a byte budget from the transfer quota
+    /// (and for uploads the size limit and disk quota). `upload` is Some((start, prior)):
+    /// the offset the file is written from, and its size before. None after a refusal.
+    fn transfer_bounds(
+        &mut self,
+        upload: bool,
+        at: Option<(u64, u64)>,
+    ) -> io::Result<Option<data::Bounds>> {
+        let Some(li) = self.logged_in() else {
+            return Ok(None);
+        };
+        let limits = &li.user.limits;
+        let name = li.user.username.clone();
+        let ip = self.peer.ip();
+        let (up_kib, down_kib) = limits.bandwidth(ip);
+        let (uploaded, downloaded) = self.server.usage.transferred(&name);
+        let mut budget = limits.transfer_quota(ip).remaining(upload, uploaded, downloaded);
+        if let (true, Some((start, _prior))) = (upload, at) {
+            if limits.max_upload_file_size > 0 {
+                let left = limits.max_upload_file_size.saturating_sub(start);
+                budget = Some(budget.map_or(left, |b| b.min(left)));
+            }
+        }
+        if budget == Some(0) {
+            let (code, text) = if upload {
+                (ReplyCode::ExceededStorage, "Upload refused: transfer quota or file size limit reached")
+            } else {
+                (ReplyCode::FileUnavailable, "Download refused: transfer quota reached")
+            };
+            self.plan = data::Plan::None;
+            self.reply(code, text)?;
+            return Ok(None);
+        }
+        Ok(Some(data::Bounds {
+            stall: self.stall_limit(),
+            throttle: Throttle::new(if upload { up_kib } else { down_kib }),
+            budget,
+        }))
+    }
+
+    /// Adds a transfer's bytes to the user's totals (transfer quotas).
+    fn account(&self, up: u64, down: u64) {
+        if let Some(li) = self.logged_in() {
+            self.server
+                .usage
+                .add_transferred(&li.user.username, up, down);
+        }
     }
 
     pub(crate) fn cmd_stou(&mut self, hint: Option<&str>) -> io::Result<()> {
@@ -130,22 +206,36 @@ impl Session {
         let dir = self.cwd.clone();
         let hint = hint.map(crate::vfs::path::base_name).unwrap_or("");
         let hint = hint.to_string();
+        let Some(bounds) = self.transfer_bounds(true, Some((0, 0)))? else {
+            return Ok(());
+        };
         let r = self.with_vfs(|v| v.create_unique(&dir, &hint));
         match self.fs_take(r, &dir)? {
-            Some((path, file)) => self.receive_into("STOU", &path, None, file),
+            Some((path, file)) => self.receive_into(Upload {
+                verb: "STOU",
+                path: &path,
+                temp: None,
+                file,
+                prior: 0,
+                keep_prior: false,
+                bounds,
+            }),
             None => Ok(()),
         }
     }
 
     /// The data half of STOR/APPE/STOU: receive, then put an atomic upload into place (or
     /// discard it) before the final reply, so a 226 means the file is there.
-    fn receive_into(
-        &mut self,
-        verb: &'static str,
-        path: &str,
-        temp: Option<String>,
-        mut file: std::fs::File,
-    ) -> io::Result<()> {
+    fn receive_into(&mut self, up: Upload) -> io::Result<()> {
+        let Upload {
+            verb,
+            path,
+            temp,
+            mut file,
+            prior,
+            keep_prior,
+            bounds,
+        } = up;
         let text = if verb == "STOU" {
             format!("FILE: {}", crate::vfs::path::base_name(path))
         } else {
@@ -156,14 +246,31 @@ impl Session {
         let mut outcome = match stream {
             Some(mut stream) => {
                 let ascii = self.ascii_active();
-                let stall = self.stall_limit();
                 let mut ctl = |n| self.control_check(n);
-                let o = data::receive(&mut stream, &mut file, ascii, stall, &mut ctl);
+                let o = data::transfer::receive(&mut stream, &mut file, ascii, &bounds, &mut ctl);
                 Some(close_data(stream, o, false))
             }
             None => None,
         };
-        drop(file);
+        // Over a limit: the upload must not stay, in part or whole. An append or resume is
+        // cut back to what the file held before; a new file goes (atomic ones below).
+        if let (Some(Outcome::OverBudget(_)), None) = (&outcome, &temp) {
+            let cleanup = if keep_prior {
+                file.set_len(prior).map_err(crate::vfs::FsError::Io)
+            } else {
+                drop(file);
+                self.with_vfs(|v| v.remove_own_upload(path))
+                    .unwrap_or(Ok(()))
+            };
+            if let Err(e) = cleanup {
+                log::error!("upload {path}: cannot undo the part over the limit: {e}");
+            }
+        } else {
+            drop(file);
+        }
+        if let Some(o) = &outcome {
+            self.account(o.bytes(), 0);
+        }
         // End of data is only success if the client is still there to hear about it: a
         // killed client closes both connections at once, in either order. An atomic upload
         // waits a moment for the control connection's end before putting the file in place.
@@ -248,6 +355,9 @@ impl Session {
             local: self.local.ip(),
             check_ip: self.binding().passive_ip_check,
             port_20: !self.server.config.ftpd.active_transfers_port_non_20,
+            proxy: (self.binding().apply_proxy
+                && self.server.config.common.proxy.mode != crate::proxy_proto::Mode::Off)
+                .then(|| self.server.config.common.proxy.clone()),
         };
         self.running = Some(Running {
             what: format!("{verb} {path}"),
@@ -275,6 +385,16 @@ impl Session {
                         self.reply(
                             ReplyCode::CantOpenData,
                             "Data connection must come from the control connection's address",
+                        )?;
+                    }
+                    data::OpenError::Proxy(ip, why) => {
+                        log::warn!(
+                            "data connection from {ip} refused: {why} (user={})",
+                            self.username()
+                        );
+                        self.reply(
+                            ReplyCode::CantOpenData,
+                            "Data connection refused: PROXY protocol",
                         )?;
                     }
                     data::OpenError::NoPlan => self.reply(
@@ -344,20 +464,26 @@ impl Session {
     ) -> io::Result<()> {
         self.running = None;
         let secs = started.elapsed().as_secs_f64();
+        use crate::log::Outcome as Logged;
         let result = match outcome {
-            Outcome::Done(_) => "ok".to_string(),
-            Outcome::Aborted(_) => "aborted".to_string(),
-            Outcome::Stalled(_) => "failed reason=\"stalled\"".to_string(),
-            Outcome::Broken(_, e) => format!("failed reason=\"data connection: {e}\""),
-            Outcome::Local(_, e) => format!("failed reason=\"local: {e}\""),
+            Outcome::Done(_) => Logged::Ok,
+            Outcome::Aborted(_) => Logged::Aborted,
+            Outcome::Stalled(_) => Logged::Failed("stalled".into()),
+            Outcome::OverBudget(_) => Logged::Failed("quota or size limit".into()),
+            Outcome::Broken(_, e) => Logged::Failed(format!("data connection: {e}")),
+            Outcome::Local(_, e) => Logged::Failed(format!("local: {e}")),
         };
-        log::info!(
-            "transfer {verb} user={} remote={} path={} bytes={} secs={secs:.3} result={result}",
-            self.username(),
-            self.peer,
-            super::login::printable(path),
-            outcome.bytes(),
-        );
+        // The one record of this transfer: the human line, xferlog and JSON (crate::log).
+        crate::log::transfer(&crate::log::Transfer {
+            verb,
+            user: self.username(),
+            remote: self.peer,
+            path,
+            bytes: outcome.bytes(),
+            secs,
+            outcome: result,
+            ascii: self.ascii_active(),
+        });
         if self.control_lost {
             return Ok(());
         }
@@ -374,6 +500,10 @@ impl Session {
             Outcome::Stalled(_) => {
                 self.reply(ReplyCode::TransferAborted, "Data connection stalled")
             }
+            Outcome::OverBudget(_) => self.reply(
+                ReplyCode::ExceededStorage,
+                "Transfer stopped: quota or file size limit exceeded",
+            ),
             Outcome::Local(_, e) => {
                 log::error!("transfer {verb} {path}: local error: {e}");
                 self.reply(
@@ -394,4 +524,18 @@ pub(crate) fn close_data(mut stream: Stream, outcome: Outcome, sending: bool) ->
         (Outcome::Done(n), Err(e)) if sending => Outcome::Broken(n, e),
         (o, _) => o,
     }
+}
+
+/// An upload about to receive its data.
+struct Upload<'a> {
+    verb: &'static str,
+    path: &'a str,
+    /// The temporary file of an atomic upload.
+    temp: Option<String>,
+    file: std::fs::File,
+    /// The target's size before the upload.
+    prior: u64,
+    /// Append or resume: on failure over a limit, cut back to `prior` rather than remove.
+    keep_prior: bool,
+    bounds: data::Bounds,
 }

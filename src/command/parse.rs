@@ -4,6 +4,7 @@
 //! it can be tested and fuzzed on its own.
 
 use super::table::{lookup, Arg, Verb};
+use crate::util::digest::Algo;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::SystemTime;
@@ -30,6 +31,30 @@ pub enum EpsvArg {
     V4,
     V6,
     All,
+}
+
+/// The byte range of a legacy checksum command (`XCRC file [start [end]]`): from `start`
+/// (inclusive) to `end` (exclusive; None = the end of the file), as SFTPGo counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+/// A SITE subcommand (RFC 959 4.1.3 leaves them to the server).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteCmd {
+    Help,
+    /// CHMOD mode path: permission bits only (0 to 777 octal).
+    Chmod(u32, String),
+    /// SYMLINK source link: a new link named `link` pointing at `source`.
+    Symlink(String, String),
+    /// MKDIR path: MKD under another name.
+    Mkdir(String),
+    /// RMDIR path: RMD under another name.
+    Rmdir(String),
+    /// A subcommand we do not have (upper-cased, bounded).
+    Unknown(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +91,9 @@ pub enum Command {
     Pasv,
     Port(SocketAddr),
     Abor,
-    Site(String),
+    /// SITE's subcommand; a malformed one is reported only once SITE is known to be enabled
+    /// (a disabled SITE CHMOD is 502 whatever its arguments).
+    Site(Result<SiteCmd, ParseError>),
     Feat,
     Opts(String),
     Epsv(EpsvArg),
@@ -83,6 +110,14 @@ pub enum Command {
     /// PROT P (true) or C (false).
     Prot(bool),
     Ccc,
+    /// HASH path (draft-bryan-ftpext-hash 3): the whole argument is the path.
+    Hash(String),
+    /// XCRC/MD5/XMD5/XSHA/XSHA1/XSHA256/XSHA512 path [start [end]].
+    Checksum(Algo, String, ByteRange),
+    /// COMB target part...: at least one part.
+    Comb(String, Vec<String>),
+    /// AVBL [dir].
+    Avbl(Option<String>),
     /// A verb in the table we do not serve (502).
     Unimplemented(&'static str),
 }
@@ -164,7 +199,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
                 .ok_or_else(|| ParseError::Argument(name, "expected h1,h2,h3,h4,p1,p2".into()))?,
         ),
         Verb::Abor => Command::Abor,
-        Verb::Site => Command::Site(a),
+        Verb::Site => Command::Site(parse_site(arg)),
         Verb::Feat => Command::Feat,
         Verb::Opts => Command::Opts(a),
         Verb::Epsv => Command::Epsv(match arg.trim().to_ascii_uppercase().as_str() {
@@ -212,7 +247,193 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
             _ => return Err(ParseError::Argument(name, "expected P or C".into())),
         },
         Verb::Ccc => Command::Ccc,
+        Verb::Hash => Command::Hash(a),
+        Verb::Checksum(algo) => {
+            let (path, range) =
+                parse_checksum(arg).map_err(|why| ParseError::Argument(name, why))?;
+            Command::Checksum(algo, path, range)
+        }
+        Verb::Comb => {
+            let mut names = split_quoted(arg).map_err(|why| ParseError::Argument(name, why))?;
+            if names.len() < 2 {
+                return Err(ParseError::Argument(
+                    name,
+                    "expected a target and at least one part".into(),
+                ));
+            }
+            let target = names.remove(0);
+            Command::Comb(target, names)
+        }
+        Verb::Avbl => Command::Avbl(arg_opt),
         Verb::Unimplemented => Command::Unimplemented(name),
+    })
+}
+
+/// Splits an argument into names on spaces; a name in double quotes may hold spaces, and
+/// `""` inside quotes is one quote (SFTPGo reads COMB this way, as CSV with a space
+/// separator). Runs of spaces separate like one.
+pub fn split_quoted(arg: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut chars = arg.chars().peekable();
+    loop {
+        while chars.peek() == Some(&' ') {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            return Ok(out);
+        };
+        let mut name = String::new();
+        if first == '"' {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err("a quoted name is not closed".into()),
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        name.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => name.push(c),
+                }
+            }
+            if !matches!(chars.peek(), None | Some(' ')) {
+                return Err("a closing quote must be followed by a space".into());
+            }
+            if name.is_empty() {
+                return Err("an empty name".into());
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ' ' {
+                    break;
+                }
+                if c == '"' {
+                    return Err("a quote inside an unquoted name (quote the whole name)".into());
+                }
+                name.push(c);
+                chars.next();
+            }
+        }
+        out.push(name);
+    }
+}
+
+/// `path [start [end]]`: up to two trailing decimal numbers are the range, the rest is the
+/// path (quote it when it ends in a number: `"log 2" 0 10`).
+fn parse_checksum(arg: &str) -> Result<(String, ByteRange), String> {
+    let (path, numbers) = if arg.starts_with('"') {
+        let names = split_quoted(arg)?;
+        let mut it = names.into_iter();
+        let path = it.next().ok_or("expected a file name")?;
+        (path, it.collect::<Vec<_>>())
+    } else {
+        let mut rest = arg;
+        let mut numbers = Vec::new();
+        while numbers.len() < 2 {
+            match rest.rsplit_once(' ') {
+                Some((head, last))
+                    if !last.is_empty()
+                        && last.bytes().all(|b| b.is_ascii_digit())
+                        && !head.trim_end_matches(' ').is_empty() =>
+                {
+                    numbers.insert(0, last.to_string());
+                    rest = head.trim_end_matches(' ');
+                }
+                _ => break,
+            }
+        }
+        (rest.to_string(), numbers)
+    };
+    if path.is_empty() {
+        return Err("expected a file name".into());
+    }
+    let number = |s: &String| {
+        s.parse::<u64>().map_err(|_| {
+            format!(
+                "{:?} is not a byte offset",
+                s.chars().take(32).collect::<String>()
+            )
+        })
+    };
+    let range = match numbers.as_slice() {
+        [] => ByteRange {
+            start: 0,
+            end: None,
+        },
+        [start] => ByteRange {
+            start: number(start)?,
+            end: None,
+        },
+        [start, end] => ByteRange {
+            start: number(start)?,
+            end: Some(number(end)?),
+        },
+        _ => return Err("expected file [start [end]]".into()),
+    };
+    if let Some(end) = range.end {
+        if end < range.start {
+            return Err(format!("end {end} is before start {}", range.start));
+        }
+    }
+    Ok((path, range))
+}
+
+/// SITE's argument: subcommand (any case) and its own arguments.
+fn parse_site(arg: &str) -> Result<SiteCmd, ParseError> {
+    let arg = arg.trim_start_matches(' ');
+    let (sub, rest) = arg.split_once(' ').unwrap_or((arg, ""));
+    let upper = sub.to_ascii_uppercase();
+    let path = |what: &'static str| {
+        if rest.is_empty() {
+            Err(ParseError::Argument(what, "expected a path".into()))
+        } else {
+            Ok(rest.to_string())
+        }
+    };
+    Ok(match upper.as_str() {
+        "HELP" => SiteCmd::Help,
+        "CHMOD" => {
+            let bad = || {
+                ParseError::Argument(
+                    "SITE CHMOD",
+                    "expected an octal mode (000 to 777) and a path".into(),
+                )
+            };
+            let (mode, p) = rest.split_once(' ').ok_or_else(bad)?;
+            if mode.is_empty()
+                || mode.len() > 4
+                || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b))
+            {
+                return Err(bad());
+            }
+            let mode = u32::from_str_radix(mode, 8).map_err(|_| bad())?;
+            if mode > 0o777 {
+                return Err(ParseError::Argument(
+                    "SITE CHMOD",
+                    "only the permission bits (000 to 777) may be set".into(),
+                ));
+            }
+            if p.is_empty() {
+                return Err(bad());
+            }
+            SiteCmd::Chmod(mode, p.to_string())
+        }
+        "SYMLINK" => {
+            let names =
+                split_quoted(rest).map_err(|why| ParseError::Argument("SITE SYMLINK", why))?;
+            match <[String; 2]>::try_from(names) {
+                Ok([source, link]) => SiteCmd::Symlink(source, link),
+                Err(_) => {
+                    return Err(ParseError::Argument(
+                        "SITE SYMLINK",
+                        "expected a source and a link name".into(),
+                    ))
+                }
+            }
+        }
+        "MKDIR" => SiteCmd::Mkdir(path("SITE MKDIR")?),
+        "RMDIR" => SiteCmd::Rmdir(path("SITE RMDIR")?),
+        _ => SiteCmd::Unknown(upper.chars().take(32).collect()),
     })
 }
 
@@ -354,6 +575,103 @@ mod tests {
     }
 
     #[test]
+    fn quoted_names_split_like_sftpgo() {
+        assert_eq!(
+            split_quoted(r#"final7.log "6 6.log"  67.log"#),
+            Ok(vec!["final7.log".into(), "6 6.log".into(), "67.log".into()])
+        );
+        assert_eq!(
+            split_quoted(r#""a""b" c"#),
+            Ok(vec![r#"a"b"#.into(), "c".into()])
+        );
+        assert!(split_quoted(r#""open"#).is_err());
+        assert!(split_quoted(r#"a"b c"#).is_err());
+        assert!(split_quoted(r#""a"b"#).is_err());
+    }
+
+    #[test]
+    fn comb_needs_target_and_parts() {
+        assert_eq!(
+            parse("COMB t p1 p2"),
+            Ok(Command::Comb("t".into(), vec!["p1".into(), "p2".into()]))
+        );
+        assert!(matches!(
+            parse("COMB t"),
+            Err(ParseError::Argument("COMB", _))
+        ));
+    }
+
+    #[test]
+    fn checksum_ranges() {
+        let r = |start, end| ByteRange { start, end };
+        assert_eq!(
+            parse("XCRC my file.txt"),
+            Ok(Command::Checksum(
+                Algo::Crc32,
+                "my file.txt".into(),
+                r(0, None)
+            ))
+        );
+        assert_eq!(
+            parse("XSHA256 a 5"),
+            Ok(Command::Checksum(Algo::Sha256, "a".into(), r(5, None)))
+        );
+        assert_eq!(
+            parse("XMD5 a b 5 10"),
+            Ok(Command::Checksum(Algo::Md5, "a b".into(), r(5, Some(10))))
+        );
+        assert_eq!(
+            parse(r#"XSHA "log 2" 0 1"#),
+            Ok(Command::Checksum(Algo::Sha1, "log 2".into(), r(0, Some(1))))
+        );
+        // A name that is only a number is the name, not a range.
+        assert_eq!(
+            parse("MD5 2024"),
+            Ok(Command::Checksum(Algo::Md5, "2024".into(), r(0, None)))
+        );
+        assert!(parse("XCRC a 10 5").is_err());
+        assert!(parse("XCRC a 99999999999999999999").is_err());
+        assert!(parse(r#"XCRC "a" x"#).is_err());
+    }
+
+    #[test]
+    fn site_subcommands() {
+        assert_eq!(parse("SITE help"), Ok(Command::Site(Ok(SiteCmd::Help))));
+        assert_eq!(
+            parse("SITE CHMOD 0640 a b"),
+            Ok(Command::Site(Ok(SiteCmd::Chmod(0o640, "a b".into()))))
+        );
+        assert!(matches!(
+            parse("SITE CHMOD 4755 a"),
+            Ok(Command::Site(Err(_)))
+        ));
+        assert!(matches!(parse("SITE CHMOD 9 a"), Ok(Command::Site(Err(_)))));
+        assert!(matches!(parse("SITE CHMOD 644"), Ok(Command::Site(Err(_)))));
+        assert_eq!(
+            parse(r#"SITE SYMLINK "a b" c"#),
+            Ok(Command::Site(Ok(SiteCmd::Symlink(
+                "a b".into(),
+                "c".into()
+            ))))
+        );
+        assert!(matches!(parse("SITE SYMLINK a"), Ok(Command::Site(Err(_)))));
+        assert_eq!(
+            parse("SITE mkdir d"),
+            Ok(Command::Site(Ok(SiteCmd::Mkdir("d".into()))))
+        );
+        assert_eq!(
+            parse("SITE UTIME x"),
+            Ok(Command::Site(Ok(SiteCmd::Unknown("UTIME".into()))))
+        );
+    }
+
+    #[test]
+    fn avbl_takes_both_spellings() {
+        assert_eq!(parse("AVBL"), Ok(Command::Avbl(None)));
+        assert_eq!(parse("avlb /d"), Ok(Command::Avbl(Some("/d".into()))));
+    }
+
+    #[test]
     fn never_panics_on_odd_input() {
         for s in [
             "",
@@ -364,6 +682,12 @@ mod tests {
             "PORT ,,,,,",
             "MFMT  ",
             "TYPE   ",
+            "SITE \"",
+            "SITE SYMLINK \"",
+            "COMB \"\"",
+            "XCRC \"",
+            "XCRC  1 2",
+            "SITE CHMOD  ",
         ] {
             let _ = parse(s);
         }

@@ -50,6 +50,14 @@ pub enum Verb {
     Pbsz,
     Prot,
     Ccc,
+    /// HASH (draft-bryan-ftpext-hash): the session's selected algorithm.
+    Hash,
+    /// XCRC, MD5, XMD5, XSHA, XSHA1, XSHA256, XSHA512: one fixed algorithm each.
+    Checksum(Algo),
+    /// COMB: join uploaded parts into one file.
+    Comb,
+    /// AVBL (also spelled AVLB): available space.
+    Avbl,
     /// Known verbs we answer 502 to (SMNT, LANG, ...).
     Unimplemented,
 }
@@ -67,6 +75,10 @@ pub enum Gate {
     Always,
     /// The binding has a certificate (RFC 4217 commands).
     Tls,
+    /// `ftpd.hash_support`: HASH and the legacy checksum commands.
+    Hash,
+    /// `ftpd.combine_support`: COMB.
+    Comb,
 }
 
 pub struct Row {
@@ -123,7 +135,29 @@ const fn tls_row(
     }
 }
 
+/// A row that exists only where its extension is switched on; all need a login.
+const fn ext_row(
+    gate: Gate,
+    name: &'static str,
+    verb: Verb,
+    feat: Option<&'static str>,
+    help: &'static str,
+) -> Row {
+    Row {
+        name,
+        aliases: &[],
+        verb,
+        arg: Arg::Required,
+        needs_login: true,
+        feat,
+        help,
+        gate,
+    }
+}
+
+use crate::util::digest::Algo;
 use Arg::{None as N, Optional as O, Required as R};
+use Gate::{Comb as GC, Hash as GH};
 
 #[rustfmt::skip]
 pub static TABLE: &[Row] = &[
@@ -157,7 +191,7 @@ pub static TABLE: &[Row] = &[
     row("PASV", &[], Verb::Pasv, N, true, None, "PASV (passive mode, IPv4)"),
     row("PORT", &[], Verb::Port, R, true, None, "PORT <sp> h1,h2,h3,h4,p1,p2"),
     row("ABOR", &[], Verb::Abor, N, true, None, "ABOR (abort the transfer)"),
-    row("SITE", &[], Verb::Site, R, true, None, "SITE <sp> HELP"),
+    row("SITE", &[], Verb::Site, R, true, None, "SITE <sp> subcommand (SITE HELP lists them)"),
     row("FEAT", &[], Verb::Feat, N, false, None, "FEAT (list extensions)"),
     row("OPTS", &[], Verb::Opts, R, false, Some("UTF8"), "OPTS <sp> UTF8 ON | MLST facts"),
     row("EPSV", &[], Verb::Epsv, O, true, Some("EPSV"), "EPSV [<sp> 1 | 2 | ALL]"),
@@ -172,6 +206,16 @@ pub static TABLE: &[Row] = &[
     tls_row("PBSZ", Verb::Pbsz, R, Some("PBSZ"), "PBSZ <sp> 0"),
     tls_row("PROT", Verb::Prot, R, Some("PROT"), "PROT <sp> P | C"),
     tls_row("CCC", Verb::Ccc, N, None, "CCC (refused: the control connection stays encrypted)"),
+    ext_row(GH, "HASH", Verb::Hash, Some("HASH"), "HASH <sp> file (algorithm: OPTS HASH [name])"),
+    ext_row(GH, "XCRC", Verb::Checksum(Algo::Crc32), Some("XCRC"), "XCRC <sp> file [<sp> start [<sp> end]]"),
+    ext_row(GH, "MD5", Verb::Checksum(Algo::Md5), Some("MD5"), "MD5 <sp> file [<sp> start [<sp> end]]"),
+    ext_row(GH, "XMD5", Verb::Checksum(Algo::Md5), Some("XMD5"), "XMD5 <sp> file [<sp> start [<sp> end]]"),
+    ext_row(GH, "XSHA", Verb::Checksum(Algo::Sha1), Some("XSHA"), "XSHA <sp> file [<sp> start [<sp> end]] (SHA-1)"),
+    ext_row(GH, "XSHA1", Verb::Checksum(Algo::Sha1), Some("XSHA1"), "XSHA1 <sp> file [<sp> start [<sp> end]]"),
+    ext_row(GH, "XSHA256", Verb::Checksum(Algo::Sha256), Some("XSHA256"), "XSHA256 <sp> file [<sp> start [<sp> end]]"),
+    ext_row(GH, "XSHA512", Verb::Checksum(Algo::Sha512), Some("XSHA512"), "XSHA512 <sp> file [<sp> start [<sp> end]]"),
+    ext_row(GC, "COMB", Verb::Comb, Some("COMB"), "COMB <sp> target <sp> part [<sp> part ...] (\"quoted\" names may hold spaces)"),
+    row("AVBL", &["AVLB"], Verb::Avbl, O, true, Some("AVBL"), "AVBL [<sp> dir] (available space in bytes)"),
     row("SMNT", &[], Verb::Unimplemented, O, true, None, "SMNT (not implemented)"),
     row("LANG", &[], Verb::Unimplemented, O, false, None, "LANG (not implemented)"),
 ];
@@ -225,6 +269,20 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), n);
+    }
+
+    #[test]
+    fn extensions_are_gated() {
+        assert_eq!(lookup("avlb").map(|r| r.verb), Some(Verb::Avbl));
+        for r in TABLE {
+            let want = match r.verb {
+                Verb::Hash | Verb::Checksum(_) => Gate::Hash,
+                Verb::Comb => Gate::Comb,
+                _ => continue,
+            };
+            assert_eq!(r.gate, want, "{}", r.name);
+            assert!(r.feat.is_some() && r.needs_login, "{}", r.name);
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! them; keys nobody knows are warned about as likely typos; sections that are not about FTP
 //! (`sftpd`, `httpd`, ...) are ignored so an SFTPGo `sftpgo.json` works unchanged.
 
+pub mod defender;
 pub mod raw;
 pub mod tls;
 
@@ -40,6 +41,12 @@ pub struct Ftpd {
     pub active_transfers_port_non_20: bool,
     /// Global certificate and CA files.
     pub tls: tls::GlobalTls,
+    /// `enable_site`: SITE CHMOD, SYMLINK, MKDIR and RMDIR (SITE HELP is always on).
+    pub enable_site: bool,
+    /// `hash_support` > 0: HASH, OPTS HASH and the legacy checksum commands.
+    pub hash_support: bool,
+    /// `combine_support` > 0: COMB.
+    pub combine_support: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +64,9 @@ pub struct Binding {
     pub ignore_ascii: bool,
     pub debug: bool,
     pub tls: tls::BindingTls,
+    /// `apply_proxy_config`: `common.proxy_protocol` applies to this binding's control and
+    /// passive data connections.
+    pub apply_proxy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +95,10 @@ pub struct Common {
     pub max_total_connections: u32,
     /// 0 = unlimited.
     pub max_per_host_connections: u32,
+    /// `defender` and `allowlist`.
+    pub defender: crate::limits::defender::DefenderConfig,
+    /// `proxy_protocol`, `proxy_allowed`, `proxy_skipped`.
+    pub proxy: crate::proxy_proto::ProxyConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +107,8 @@ pub struct Provider {
     pub users_base_dir: Option<PathBuf>,
     /// bcrypt cost used to hash plain-text passwords found in the dump.
     pub bcrypt_cost: u32,
+    /// `password_caching`: remember verified passwords (as salted digests).
+    pub password_caching: bool,
 }
 
 /// Sections of an SFTPGo configuration that are not about FTP: ignored.
@@ -229,6 +245,14 @@ impl Config {
         let provider_obj = root.obj("data_provider")?;
         let provider = read_provider(&provider_obj, &dir)?;
 
+        if common.proxy.mode == crate::proxy_proto::Mode::Optional
+            && common.proxy.allowed.is_empty()
+        {
+            warnings.push(format!(
+                "{}: common.proxy_allowed: empty, so proxy_protocol 1 never uses a PROXY header",
+                file.display()
+            ));
+        }
         for (obj, known) in [
             (&common_obj, SFTPGO_COMMON_KEYS),
             (&ftpd_obj, SFTPGO_FTPD_KEYS),
@@ -280,6 +304,39 @@ fn read_common(c: &Obj) -> Result<Common> {
         upload_mode,
         max_total_connections: c.int("max_total_connections", 0, 0, u32::MAX as i64)? as u32,
         max_per_host_connections: c.int("max_per_host_connections", 20, 0, u32::MAX as i64)? as u32,
+        defender: defender::read(c)?,
+        proxy: read_proxy(c)?,
+    })
+}
+
+/// `proxy_protocol` 0-2 with its source lists (IPs or CIDRs). Mode 2 with no allowed source
+/// would refuse every connection: a startup error rather than a server nobody can reach.
+fn read_proxy(c: &Obj) -> Result<crate::proxy_proto::ProxyConfig> {
+    use crate::proxy_proto::{Mode, ProxyConfig};
+    let mode = match c.int("proxy_protocol", 0, 0, 2)? {
+        1 => Mode::Optional,
+        2 => Mode::Required,
+        _ => Mode::Off,
+    };
+    let nets = |key: &str| -> Result<Vec<IpNet>> {
+        c.string_list(key)?
+            .iter()
+            .enumerate()
+            .map(|(i, n)| IpNet::parse(n).map_err(|m| c.error(&format!("{key}[{i}]"), m)))
+            .collect()
+    };
+    let allowed = nets("proxy_allowed")?;
+    let skipped = nets("proxy_skipped")?;
+    if mode == Mode::Required && allowed.is_empty() {
+        return Err(c.error(
+            "proxy_allowed",
+            "is empty, and proxy_protocol 2 refuses every source not listed here: nobody could connect",
+        ));
+    }
+    Ok(ProxyConfig {
+        mode,
+        allowed,
+        skipped,
     })
 }
 
@@ -355,6 +412,10 @@ fn read_ftpd(f: &Obj, common: &Obj, dir: &Path, warnings: &mut Vec<String>) -> R
         disable_active_mode: f.boolean("disable_active_mode", false)?,
         active_transfers_port_non_20: f.boolean("active_transfers_port_non_20", true)?,
         tls: global_tls,
+        enable_site: f.boolean("enable_site", false)?,
+        // SFTPGo has these two as ints, switched on by any value above 0.
+        hash_support: f.int("hash_support", 0, 0, i64::from(i32::MAX))? > 0,
+        combine_support: f.int("combine_support", 0, 0, i64::from(i32::MAX))? > 0,
     })
 }
 
@@ -373,6 +434,7 @@ fn read_binding(
     let acs = b.int("active_connections_security", 0, 0, 1)?;
     let ignore_ascii = b.int("ignore_ascii_transfer_type", 0, 0, 1)? == 1;
     let debug = b.boolean("debug", false)?;
+    let apply_proxy = b.boolean("apply_proxy_config", true)?;
     let overrides = b
         .obj_list("passive_ip_overrides")?
         .iter()
@@ -409,6 +471,7 @@ fn read_binding(
         ignore_ascii,
         debug,
         tls,
+        apply_proxy,
     }))
 }
 
@@ -474,6 +537,7 @@ fn read_provider(p: &Obj, dir: &Path) -> Result<Provider> {
         users_file: dir.join(name),
         users_base_dir: (!base.is_empty()).then(|| PathBuf::from(base)),
         bcrypt_cost: cost,
+        password_caching: p.boolean("password_caching", true)?,
     })
 }
 
@@ -505,6 +569,26 @@ mod tests {
     }
 
     #[test]
+    fn extension_switches() {
+        let (c, w) = load(&format!(
+            r#"{{"ftpd":{{"bindings":[{{"port":21}}],"hash_support":1,"combine_support":2,"enable_site":true}},{MIN}}}"#
+        ))
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert!(c.ftpd.hash_support && c.ftpd.combine_support && c.ftpd.enable_site);
+        let (c, _) = load(&format!(
+            r#"{{"ftpd":{{"bindings":[{{"port":21}}]}},{MIN}}}"#
+        ))
+        .unwrap();
+        assert!(!c.ftpd.hash_support && !c.ftpd.combine_support && !c.ftpd.enable_site);
+        let e = load(&format!(
+            r#"{{"ftpd":{{"bindings":[{{"port":21}}],"hash_support":-1}},{MIN}}}"#
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("ftpd.hash_support"), "{e}");
+    }
+
+    #[test]
     fn start_after_end_names_the_key() {
         let e = load(&format!(
             r#"{{"ftpd":{{"bindings":[{{"port":21}}],"passive_port_range":{{"start":9,"end":5}}}},{MIN}}}"#
@@ -520,12 +604,12 @@ mod tests {
     #[test]
     fn sftpgo_keys_warn_unknown_keys_warn_differently() {
         let (_, w) = load(&format!(
-            r#"{{"ftpd":{{"bindings":[{{"port":21}}],"hash_support":1,"hsah":2}},"sftpd":{{}},{MIN}}}"#
+            r#"{{"common":{{"startup_hook":""}},"ftpd":{{"bindings":[{{"port":21}}],"hsah":2}},"sftpd":{{}},{MIN}}}"#
         ))
         .unwrap();
         assert!(
             w.iter()
-                .any(|l| l.contains("ftpd.hash_support: an SFTPGo key")),
+                .any(|l| l.contains("common.startup_hook: an SFTPGo key")),
             "{w:?}"
         );
         assert!(

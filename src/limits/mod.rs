@@ -1,3 +1,6 @@
 //! Limits on what clients may hold: connection counts ([`connections`]).
 
+pub mod bandwidth;
 pub mod connections;
+pub mod defender;
+pub mod usage;

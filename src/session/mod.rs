@@ -43,6 +43,8 @@ pub enum Auth {
 pub struct LoggedIn {
     pub user: Arc<User>,
     pub vfs: Vfs,
+    /// Counts this session against the user's `max_sessions`.
+    pub _session: crate::limits::usage::SessionGuard,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -86,6 +88,15 @@ pub struct Session {
     pub cert_matched: bool,
     /// MLST/MLSD facts selected with OPTS MLST (bit i = `listing::FACTS[i]`).
     pub mlst_facts: u8,
+    /// The algorithm HASH uses, chosen with OPTS HASH (draft-bryan-ftpext-hash 3.2).
+    pub hash_algo: crate::util::digest::Algo,
+    /// A login was tried (the defender scores sessions that never try).
+    pub login_attempted: bool,
+    /// This session's registration for the graceful stop (SIGTERM).
+    pub activity: crate::signals::Activity,
+    /// proxy_protocol 1 and a source not in proxy_allowed: a PROXY header it sends is
+    /// refused (the connection closes) rather than read as commands.
+    pub refuse_proxy_header: bool,
 }
 
 pub struct TlsSession {
@@ -97,6 +108,7 @@ impl Session {
     pub fn new(server: Arc<Server>, binding: usize, sock: TcpStream) -> io::Result<Session> {
         let peer = canonical(sock.peer_addr()?);
         let local = canonical(sock.local_addr()?);
+        let activity = server.lifecycle.register(&sock)?;
         Ok(Session {
             server,
             binding,
@@ -120,7 +132,33 @@ impl Session {
             tls: None,
             cert_matched: false,
             mlst_facts: crate::cmd::ALL_FACTS,
+            hash_algo: crate::util::digest::Algo::DEFAULT,
+            login_attempted: false,
+            activity,
+            refuse_proxy_header: false,
         })
+    }
+
+    /// The client's first bytes are a PROXY header it may not send: log it, and the caller
+    /// closes the connection without a reply (the header must not be taken as commands).
+    fn forbidden_proxy_header(&self) -> bool {
+        if !self.refuse_proxy_header {
+            return false;
+        }
+        let wait = self
+            .server
+            .config
+            .common
+            .idle_timeout
+            .map_or(LOGIN_TIMEOUT, |d| d.min(LOGIN_TIMEOUT));
+        let refused = crate::proxy_proto::sends_header(self.ctrl.socket(), Instant::now() + wait);
+        if refused {
+            log::warn!(
+                "PROXY header from {}, which is not in common.proxy_allowed: connection refused",
+                self.peer
+            );
+        }
+        refused
     }
 
     pub fn tls_context(&self) -> Option<&crate::tls::TlsContext> {
@@ -173,7 +211,18 @@ impl Session {
 
     /// Serves the connection until it ends.
     pub fn run(mut self) {
-        if self.binding().tls.mode == TlsMode::Implicit {
+        if self.activity.closing() {
+            // Accepted as the server began to stop.
+            let _ = self.reply(ReplyCode::ServiceUnavailable, "Server shutting down");
+            return;
+        }
+        let implicit = self.binding().tls.mode == TlsMode::Implicit;
+        // With implicit TLS the client speaks first, so its first bytes come before the
+        // handshake; otherwise after the greeting.
+        if implicit && self.forbidden_proxy_header() {
+            return;
+        }
+        if implicit {
             let deadline = Instant::now() + IMPLICIT_HANDSHAKE;
             if let Err(e) = self.start_tls() {
                 log::error!("TLS for {}: {e}", self.peer);
@@ -189,6 +238,9 @@ impl Session {
             self.server.config.ftpd.banner.clone(),
         );
         if self.send(&greeting).is_err() {
+            return;
+        }
+        if !implicit && self.forbidden_proxy_header() {
             return;
         }
         loop {
@@ -217,8 +269,19 @@ impl Session {
                     }
                     continue;
                 }
-                Err(ReadError::Closed) => break,
+                Err(ReadError::Closed) => {
+                    if self.activity.closing() {
+                        // The graceful stop woke this idle session.
+                        let _ = self.reply(ReplyCode::ServiceUnavailable, "Server shutting down");
+                    }
+                    break;
+                }
                 Err(ReadError::Io(e)) => {
+                    if self.activity.closing() {
+                        // The stop woke it (TLS reads the cut as an unexpected end).
+                        let _ = self.reply(ReplyCode::ServiceUnavailable, "Server shutting down");
+                        break;
+                    }
                     // TLS failures (bad or revoked client certificate...) say why here.
                     if self.tls.is_some() && e.kind() == io::ErrorKind::InvalidData {
                         log::warn!("TLS error on control connection from {}: {e}", self.peer);
@@ -226,10 +289,26 @@ impl Session {
                     break;
                 }
             };
-            match self.handle_line(&line) {
+            if !self.activity.begin() {
+                let _ = self.reply(ReplyCode::ServiceUnavailable, "Server shutting down");
+                break;
+            }
+            let flow = self.handle_line(&line);
+            // A command that started before SIGTERM (a transfer) has finished: now close.
+            let go_on = self.activity.end();
+            match flow {
                 Ok(Flow::Continue) if !self.control_lost => {}
                 _ => break,
             }
+            if !go_on {
+                let _ = self.reply(ReplyCode::ServiceUnavailable, "Server shutting down");
+                break;
+            }
+        }
+        if !self.login_attempted {
+            self.server
+                .defender
+                .record(self.peer.ip(), crate::limits::defender::Event::NoAuth);
         }
         log::debug!("session end remote={}", self.peer);
     }
@@ -255,6 +334,13 @@ impl Session {
                 line
             };
             log::debug!("{} -> {}", self.peer, shown);
+        }
+        // A switched-off extension is 502 whatever its arguments (checked before parsing).
+        if let Some(r) = crate::command::table::lookup(&parse::verb_of(line)) {
+            if let Some(why) = self.extension_off(r.gate) {
+                self.reply(ReplyCode::NotImplemented, format!("{}: {why}", r.name))?;
+                return Ok(Flow::Continue);
+            }
         }
         let cmd = match parse(line) {
             Ok(cmd) => cmd,

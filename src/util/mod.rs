@@ -1,5 +1,7 @@
-//! Small pure helpers with no I/O: wildcard matching, civil time, IP networks.
+//! Small pure helpers with no I/O of their own: wildcard matching, civil time, IP networks,
+//! and digests of a reader the caller opened.
 
 pub mod cidr;
+pub mod digest;
 pub mod glob;
 pub mod timefmt;

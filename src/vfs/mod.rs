@@ -22,6 +22,10 @@ pub enum FsError {
     NotADirectory,
     IsADirectory,
     AlreadyExists,
+    /// Neither a file nor a directory (a FIFO, a device): never opened for reading.
+    NotAFile,
+    /// A rule of ours refuses it; the text says which.
+    Refused(&'static str),
     Io(io::Error),
 }
 
@@ -33,6 +37,8 @@ impl fmt::Display for FsError {
             FsError::NotADirectory => write!(f, "Not a directory"),
             FsError::IsADirectory => write!(f, "Is a directory"),
             FsError::AlreadyExists => write!(f, "File exists"),
+            FsError::NotAFile => write!(f, "Not a regular file"),
+            FsError::Refused(why) => write!(f, "{why}"),
             FsError::Io(e) => write!(f, "{}", io_text(e)),
         }
     }
@@ -131,12 +137,26 @@ pub enum WriteMode {
 pub struct Vfs {
     root: Dir,
     perms: Permissions,
+    /// SFTPGo's per-user uid/gid for what this user creates (only when running as root:
+    /// see [`crate::privs`]).
+    owner: Option<crate::privs::Owner>,
 }
 
 impl Vfs {
     /// Opens (creating if missing, mode 0700) the user's home directory.
     pub fn open_home(home: &Path, perms: Permissions) -> io::Result<Vfs> {
-        if !home.exists() {
+        Vfs::open_home_owned(home, perms, None)
+    }
+
+    /// [`Vfs::open_home`], with new files, directories (and a home created now) given to
+    /// `owner`.
+    pub fn open_home_owned(
+        home: &Path,
+        perms: Permissions,
+        owner: Option<crate::privs::Owner>,
+    ) -> io::Result<Vfs> {
+        let created = !home.exists();
+        if created {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -144,7 +164,25 @@ impl Vfs {
                 .create(home)?;
         }
         let root = Dir::open_ambient_dir(home, cap_std::ambient_authority())?;
-        Ok(Vfs { root, perms })
+        let vfs = Vfs { root, perms, owner };
+        if created {
+            vfs.give(&vfs.root);
+        }
+        Ok(vfs)
+    }
+
+    /// Gives something just created to the user's uid/gid, where set. A failure is logged
+    /// and the operation stands, as in SFTPGo.
+    fn give(&self, fd: impl std::os::fd::AsFd) {
+        if let Some(owner) = self.owner {
+            if let Err(e) = crate::privs::give_to(fd, owner) {
+                log::warn!(
+                    "cannot give a new file to uid {:?} gid {:?}: {e}",
+                    owner.uid,
+                    owner.gid
+                );
+            }
+        }
     }
 
     pub fn permissions(&self) -> &Permissions {
@@ -201,8 +239,12 @@ impl Vfs {
     }
 
     pub fn open_write(&self, p: &str, mode: WriteMode) -> FsResult<std::fs::File> {
-        self.check_upload(p)?;
-        self.open_write_unchecked(p, mode)
+        let existed = self.check_upload(p)?;
+        let f = self.open_write_unchecked(p, mode)?;
+        if !existed && mode != WriteMode::New {
+            self.give(&f);
+        }
+        Ok(f)
     }
 
     fn open_write_unchecked(&self, p: &str, mode: WriteMode) -> FsResult<std::fs::File> {
@@ -215,6 +257,9 @@ impl Vfs {
             WriteMode::New => o.create_new(true),
         };
         let f = self.root.open_with(path::relative(p), &o)?.into_std();
+        if mode == WriteMode::New {
+            self.give(&f);
+        }
         if let WriteMode::At(offset) = mode {
             use std::io::Seek;
             let mut f = f;
@@ -222,6 +267,23 @@ impl Vfs {
             return Ok(f);
         }
         Ok(f)
+    }
+
+    /// The size of the file at `p`, if it is one (no permission needed: used for
+    /// bookkeeping of an upload the caller checks itself).
+    pub fn stat_unchecked_size(&self, p: &str) -> Option<u64> {
+        self.root
+            .metadata(path::relative(p))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+
+    /// Removes the file an upload of this session just created, when a limit refused it
+    /// (the user's delete permission is not the question here).
+    pub fn remove_own_upload(&self, p: &str) -> FsResult<()> {
+        self.root.remove_file(path::relative(p))?;
+        Ok(())
     }
 
     /// Atomic upload: a fresh hidden file beside the target (same directory, so the final
@@ -303,6 +365,11 @@ impl Vfs {
     pub fn mkdir(&self, p: &str) -> FsResult<()> {
         self.check(path::parent(p), Perm::CreateDirs, "create_dirs")?;
         self.root.create_dir(path::relative(p))?;
+        if self.owner.is_some() {
+            if let Ok(d) = self.root.open_dir(path::relative(p)) {
+                self.give(&d);
+            }
+        }
         Ok(())
     }
 
@@ -372,6 +439,218 @@ impl Vfs {
             .set_times(path::relative(p), Some(spec()), Some(spec()))?;
         Ok(())
     }
+}
+
+/// Prefix of COMB's temporary file, beside the target until it is renamed into place.
+pub const COMB_TEMP_PREFIX: &str = ".ferroftpd-comb.";
+
+/// COMB's outcome when the target is in place: the parts that could not be removed.
+pub type Leftovers = Vec<(String, FsError)>;
+
+/// Protocol extensions (draft-bryan-ftpext-hash, COMB, SITE CHMOD/SYMLINK, AVBL).
+impl Vfs {
+    /// For HASH and the checksum commands: a regular file the user may download, and its
+    /// size. Opened non-blocking, so a FIFO cannot hang the session before it is refused.
+    pub fn open_regular(&self, p: &str) -> FsResult<(std::fs::File, u64)> {
+        use cap_std::fs::OpenOptionsExt;
+        self.check(path::parent(p), Perm::Download, "download")?;
+        let mut o = OpenOptions::new();
+        o.read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        let f = self.root.open_with(path::relative(p), &o)?;
+        let m = f.metadata()?;
+        if m.is_dir() {
+            return Err(FsError::IsADirectory);
+        }
+        if !m.is_file() {
+            return Err(FsError::NotAFile);
+        }
+        Ok((f.into_std(), m.len()))
+    }
+
+    /// SITE CHMOD: permission bits only (the caller's parser caps `mode` at 0o777, and it is
+    /// masked again here: no set-id or sticky bits from a client). Needs `chmod` on the
+    /// parent; the home directory itself is refused, as RMD refuses it.
+    pub fn chmod(&self, p: &str, mode: u32) -> FsResult<()> {
+        use cap_std::fs::PermissionsExt;
+        if p == "/" {
+            return Err(FsError::Refused(
+                "the home directory's mode cannot be changed",
+            ));
+        }
+        self.check(path::parent(p), Perm::Chmod, "chmod")?;
+        self.root.set_permissions(
+            path::relative(p),
+            cap_std::fs::Permissions::from_mode(mode & 0o777),
+        )?;
+        Ok(())
+    }
+
+    /// SITE SYMLINK: a new link `link` pointing at `source` (both cleaned virtual paths).
+    /// Needs `create_symlinks` on the link's parent. The stored target is relative and
+    /// computed from where the link's directory really is (symlinks in its path resolved,
+    /// inside the home), so it never climbs above the home. Returns the stored target.
+    pub fn symlink(&self, source: &str, link: &str) -> FsResult<String> {
+        if source == "/" || link == "/" {
+            return Err(FsError::Refused("the home directory cannot be linked"));
+        }
+        self.check(path::parent(link), Perm::CreateSymlinks, "create_symlinks")?;
+        // Paths through the link are checked against the link's directory: refuse a link
+        // that would give the source's contents other permissions than they have.
+        let p = &self.perms;
+        if p.of_dir(path::parent(source)) != p.of_dir(path::parent(link))
+            || p.of_dir(source) != p.of_dir(link)
+            || p.has_entries_below(source)
+            || p.has_entries_below(link)
+        {
+            return Err(FsError::Refused(
+                "the link and its source must have the same permissions",
+            ));
+        }
+        let dir = self.real_path(path::parent(link))?;
+        // An existing source is named by its real place too; a missing one (a dangling link
+        // is allowed, as in SFTPGo) by its virtual path, which is inside the home by
+        // construction.
+        let to = match self.real_path(source) {
+            Ok(real) => real,
+            Err(FsError::NotFound) => source.to_string(),
+            Err(e) => return Err(e),
+        };
+        let target = path::link_target(&dir, &to);
+        self.root.symlink(&target, path::relative(link))?;
+        Ok(target)
+    }
+
+    /// Where `p` really is below the home, as a "/"-rooted path: symlinks resolved, and
+    /// an error (not a path) when one leads outside.
+    fn real_path(&self, p: &str) -> FsResult<String> {
+        let real = self.root.canonicalize(path::relative(p))?;
+        let mut out = String::new();
+        for part in real.components() {
+            match part {
+                std::path::Component::Normal(name) => {
+                    let name = name
+                        .to_str()
+                        .ok_or(FsError::Refused("a name on the path is not UTF-8"))?;
+                    out.push('/');
+                    out.push_str(name);
+                }
+                std::path::Component::CurDir => {}
+                _ => return Err(FsError::Refused("the path leads outside the home")),
+            }
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        Ok(out)
+    }
+
+    /// COMB: `target` becomes its old content (if any) followed by every part in order,
+    /// then the parts are removed. Every permission and part is checked before anything is
+    /// written, and the result is built in a temporary file beside the target and renamed
+    /// over it, so a refusal or failure leaves all files as they were. Needs upload (or
+    /// overwrite) on the target, download and delete_files on each part. The error names
+    /// the path it is about.
+    pub fn combine(&self, target: &str, parts: &[String]) -> Result<Leftovers, (String, FsError)> {
+        let existed = self.check_upload(target).map_err(at(target))?;
+        for (i, part) in parts.iter().enumerate() {
+            if part == target {
+                return Err((
+                    part.clone(),
+                    FsError::Refused("a part cannot be the target"),
+                ));
+            }
+            if parts.iter().take(i).any(|q| q == part) {
+                return Err((part.clone(), FsError::Refused("a part is named twice")));
+            }
+            let dir = path::parent(part);
+            self.check(dir, Perm::Download, "download")
+                .map_err(at(part))?;
+            self.check(dir, Perm::DeleteFiles, "delete_files")
+                .map_err(at(part))?;
+            let m = self.root.metadata(path::relative(part)).map_err(at(part))?;
+            if m.is_dir() {
+                return Err((part.clone(), FsError::IsADirectory));
+            }
+            if !m.is_file() {
+                return Err((part.clone(), FsError::NotAFile));
+            }
+        }
+        let tmp = path::join(
+            path::parent(target),
+            &format!(
+                "{COMB_TEMP_PREFIX}{}.{}",
+                unique_token(),
+                path::base_name(target)
+            ),
+        );
+        let mut out = self
+            .open_write_unchecked(&tmp, WriteMode::New)
+            .map_err(at(target))?;
+        let built = self.fill_combined(&mut out, &tmp, target, existed, parts);
+        drop(out);
+        if let Err(e) = built {
+            if let Err(rm) = self.root.remove_file(path::relative(&tmp)) {
+                log::warn!("COMB: cannot remove temporary file {tmp}: {rm}");
+            }
+            return Err(e);
+        }
+        let mut leftovers = Vec::new();
+        for part in parts {
+            if let Err(e) = self.root.remove_file(path::relative(part)) {
+                leftovers.push((part.clone(), FsError::from(e)));
+            }
+        }
+        Ok(leftovers)
+    }
+
+    /// Writes COMB's result into `out` (the temporary file) and renames it over `target`.
+    fn fill_combined(
+        &self,
+        out: &mut std::fs::File,
+        tmp: &str,
+        target: &str,
+        existed: bool,
+        parts: &[String],
+    ) -> Result<(), (String, FsError)> {
+        use std::os::unix::fs::PermissionsExt;
+        if existed {
+            let mut old = self.root.open(path::relative(target)).map_err(at(target))?;
+            let mode = old.metadata().map_err(at(target))?.mode();
+            io::copy(&mut old, out).map_err(at(target))?;
+            // The combined file replaces the old one: keep its permission bits.
+            out.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+                .map_err(at(target))?;
+        }
+        for part in parts {
+            let mut f = self.root.open(path::relative(part)).map_err(at(part))?;
+            io::copy(&mut f, out).map_err(at(part))?;
+        }
+        // On disk before the rename, so a crash cannot leave a short target in place.
+        out.sync_all().map_err(at(target))?;
+        self.commit_temp(tmp, target)
+            .map_err(|e| (target.to_string(), e))
+    }
+
+    /// AVBL: bytes an unprivileged user may still write on the filesystem holding `dir`
+    /// (statvfs f_bavail * f_frsize). A file is refused with NotADirectory. No permission
+    /// is needed, as for CWD.
+    pub fn free_space(&self, dir: &str) -> FsResult<u64> {
+        let rel = path::relative(dir);
+        let st = if rel == "." {
+            rustix::fs::fstatvfs(&self.root)
+        } else {
+            let d = self.root.open_dir(rel)?;
+            rustix::fs::fstatvfs(&d)
+        }
+        .map_err(io::Error::from)?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+}
+
+/// Tags an error with the path it is about (COMB reports which of its files failed).
+fn at<E: Into<FsError>>(p: &str) -> impl FnOnce(E) -> (String, FsError) + '_ {
+    move |e| (p.to_string(), e.into())
 }
 
 /// Unique enough for temporary names: time, process and a counter (O_EXCL catches the rest).

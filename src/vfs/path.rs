@@ -77,9 +77,38 @@ pub fn relative(p: &str) -> &str {
     }
 }
 
+/// The relative symlink target that leads from directory `from_dir` to `to` (both cleaned
+/// absolute paths): `..` once per component of `from_dir` below the common prefix, then the
+/// rest of `to`. It climbs at most to "/", so a link holding it stays inside the tree.
+pub fn link_target(from_dir: &str, to: &str) -> String {
+    let from: Vec<&str> = from_dir.split('/').filter(|p| !p.is_empty()).collect();
+    let to: Vec<&str> = to.split('/').filter(|p| !p.is_empty()).collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let ups = from.len().saturating_sub(common);
+    let parts: Vec<&str> = std::iter::repeat_n("..", ups)
+        .chain(to.iter().skip(common).copied())
+        .collect();
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_targets_are_relative_and_stay_below_root() {
+        assert_eq!(link_target("/", "/a/b"), "a/b");
+        assert_eq!(link_target("/c", "/a/b"), "../a/b");
+        assert_eq!(link_target("/a/x/y", "/a/b"), "../../b");
+        assert_eq!(link_target("/a", "/a/b"), "b");
+        assert_eq!(link_target("/a/b", "/a"), "..");
+        assert_eq!(link_target("/a", "/a"), ".");
+        assert_eq!(link_target("/", "/etc/passwd"), "etc/passwd");
+    }
 
     #[test]
     fn dot_dot_never_climbs_above_root() {

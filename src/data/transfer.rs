@@ -1,0 +1,377 @@
+//! Moving bytes on an open data connection: downloads (zero-copy sendfile for plain TCP,
+//! a buffer for TLS and ASCII), uploads, listings. Every loop is bounded by [`Bounds`]:
+//! the stall limit, the bandwidth throttle and a byte budget (transfer quota, disk quota,
+//! `max_upload_file_size`), and asks the control side between steps (ABOR, STAT).
+
+use super::{ascii, Ctl, TICK};
+use crate::limits::bandwidth::Throttle;
+use crate::tls::stream::Stream;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Bytes handed to sendfile at a time (bounded so ABOR is seen between chunks).
+const SEND_CHUNK: usize = 8 << 20;
+/// Buffer for uploads and buffered downloads.
+const BUF_SIZE: usize = 256 << 10;
+
+/// What limits one transfer besides the client.
+pub struct Bounds {
+    /// No progress for this long ends the transfer.
+    pub stall: Duration,
+    pub throttle: Throttle,
+    /// Most bytes this transfer may move on the data connection (None: no limit).
+    pub budget: Option<u64>,
+}
+
+impl Bounds {
+    pub fn unlimited(stall: Duration) -> Bounds {
+        Bounds {
+            stall,
+            throttle: Throttle::unlimited(),
+            budget: None,
+        }
+    }
+
+    /// Bytes that may move now, at most `want`, after `done` have moved.
+    fn step(&self, done: u64, want: usize) -> usize {
+        let want = self.throttle.slice(want);
+        match self.budget {
+            Some(b) => want.min(usize::try_from(b.saturating_sub(done)).unwrap_or(want)),
+            None => want,
+        }
+    }
+}
+
+/// How a transfer ended, with the bytes moved on the data connection.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(u64),
+    /// ABOR on the control connection (or the client vanished).
+    Aborted(u64),
+    /// The data connection failed (client side): 426.
+    Broken(u64, io::Error),
+    /// Reading or writing the local file failed: 451.
+    Local(u64, io::Error),
+    /// No progress for the stall limit: 426.
+    Stalled(u64),
+    /// The byte budget ran out with data left: 552.
+    OverBudget(u64),
+}
+
+impl Outcome {
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Outcome::Done(n)
+            | Outcome::Aborted(n)
+            | Outcome::Broken(n, _)
+            | Outcome::Local(n, _)
+            | Outcome::Stalled(n)
+            | Outcome::OverBudget(n) => *n,
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Progress bookkeeping shared by every loop: bytes moved, stall watch, control checks.
+struct Progress<'a> {
+    bounds: &'a Bounds,
+    ctl: &'a mut dyn FnMut(u64) -> Ctl,
+    moved: u64,
+    last_progress: Instant,
+    last_check: Instant,
+}
+
+impl<'a> Progress<'a> {
+    fn new(bounds: &'a Bounds, ctl: &'a mut dyn FnMut(u64) -> Ctl) -> Progress<'a> {
+        let now = Instant::now();
+        Progress {
+            bounds,
+            ctl,
+            moved: 0,
+            last_progress: now,
+            last_check: now,
+        }
+    }
+
+    /// `n` bytes moved: pace to the bandwidth limit, and now and then ask the control side.
+    fn advance(&mut self, n: usize) -> Option<Outcome> {
+        self.moved += n as u64;
+        self.last_progress = Instant::now();
+        self.bounds.throttle.pace(self.moved);
+        if self.last_check.elapsed() >= TICK {
+            return self.check();
+        }
+        None
+    }
+
+    /// Nothing moved for a tick: ask the control side, and give up after the stall limit.
+    fn idle(&mut self) -> Option<Outcome> {
+        if let Some(end) = self.check() {
+            return Some(end);
+        }
+        (self.last_progress.elapsed() >= self.bounds.stall).then_some(Outcome::Stalled(self.moved))
+    }
+
+    fn check(&mut self) -> Option<Outcome> {
+        self.last_check = Instant::now();
+        ((self.ctl)(self.moved) == Ctl::Abort).then_some(Outcome::Aborted(self.moved))
+    }
+
+    /// Bytes that may move next (None: the budget is spent).
+    fn step(&self, want: usize) -> Option<usize> {
+        match self.bounds.step(self.moved, want) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+}
+
+/// RETR in binary: sendfile(2) where the system has it (zero-copy: the file's pages go to
+/// the socket without passing through this process), a read/write loop elsewhere.
+pub fn send_file(
+    file: &File,
+    out: &mut Stream,
+    bounds: &Bounds,
+    ctl: &mut dyn FnMut(u64) -> Ctl,
+) -> Outcome {
+    let mut f = file;
+    let mut offset = match f.stream_position() {
+        Ok(p) => p,
+        Err(e) => return Outcome::Local(0, e),
+    };
+    let mut p = Progress::new(bounds, ctl);
+    let Stream::Plain(sock) = out else {
+        // TLS records are made in this process: no zero-copy path.
+        return copy_loop(f, offset, out, p);
+    };
+    let sock: &TcpStream = sock;
+    loop {
+        let Some(count) = p.step(SEND_CHUNK) else {
+            return at_budget(f, offset, p.moved);
+        };
+        match sendfile(sock, file, &mut offset, count) {
+            Some(Ok(0)) => return Outcome::Done(p.moved),
+            Some(Ok(n)) => {
+                if let Some(end) = p.advance(n) {
+                    return end;
+                }
+            }
+            Some(Err(e)) if is_timeout(&e) => {
+                if let Some(end) = p.idle() {
+                    return end;
+                }
+            }
+            // This file system cannot sendfile: copy through a buffer instead.
+            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidInput && p.moved == 0 => break,
+            Some(Err(e)) => return Outcome::Broken(p.moved, e),
+            None => break,
+        }
+    }
+    copy_loop(f, offset, out, p)
+}
+
+/// The budget is spent: done if the file ends here too, over budget if not.
+fn at_budget(f: &File, offset: u64, moved: u64) -> Outcome {
+    match f.metadata() {
+        Ok(m) if m.len() <= offset => Outcome::Done(moved),
+        _ => Outcome::OverBudget(moved),
+    }
+}
+
+/// One sendfile(2) call of at most `count` bytes from `offset`; None where the system has
+/// no sendfile.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn sendfile(
+    sock: &TcpStream,
+    file: &File,
+    offset: &mut u64,
+    count: usize,
+) -> Option<io::Result<usize>> {
+    Some(rustix::fs::sendfile(sock, file, Some(offset), count).map_err(io::Error::from))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn sendfile(
+    _sock: &TcpStream,
+    _file: &File,
+    _offset: &mut u64,
+    _count: usize,
+) -> Option<io::Result<usize>> {
+    None
+}
+
+/// The portable download path: read from `offset`, write to the stream.
+fn copy_loop(mut f: &File, offset: u64, out: &mut Stream, mut p: Progress) -> Outcome {
+    if let Err(e) = f.seek(io::SeekFrom::Start(offset)) {
+        return Outcome::Local(p.moved, e);
+    }
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        let Some(want) = p.step(buf.len()) else {
+            let pos = f.stream_position().unwrap_or(u64::MAX);
+            return at_budget(f, pos, p.moved);
+        };
+        let n = match f.read(&mut buf[..want]) {
+            Ok(0) => return Outcome::Done(p.moved),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Outcome::Local(p.moved, e),
+        };
+        if let Some(end) = write_all(out, &buf[..n], &mut p) {
+            return end;
+        }
+    }
+}
+
+/// RETR in ASCII: LF becomes CRLF on the way out.
+pub fn send_file_ascii(
+    mut f: &File,
+    out: &mut Stream,
+    bounds: &Bounds,
+    ctl: &mut dyn FnMut(u64) -> Ctl,
+) -> Outcome {
+    let mut p = Progress::new(bounds, ctl);
+    let mut inbuf = vec![0u8; BUF_SIZE / 2];
+    let mut converted = Vec::with_capacity(BUF_SIZE);
+    loop {
+        // The budget counts converted bytes; read at most half of what is left so the
+        // conversion (at most doubling) cannot overshoot it by much.
+        let Some(want) = p.step(inbuf.len() * 2).map(|w| (w / 2).max(1)) else {
+            let pos = f.stream_position().unwrap_or(u64::MAX);
+            return at_budget(f, pos, p.moved);
+        };
+        let cap = want.min(inbuf.len());
+        let n = match f.read(&mut inbuf[..cap]) {
+            Ok(0) => return Outcome::Done(p.moved),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Outcome::Local(p.moved, e),
+        };
+        converted.clear();
+        ascii::lf_to_crlf(&inbuf[..n], &mut converted);
+        if let Some(end) = write_all(out, &converted, &mut p) {
+            return end;
+        }
+    }
+}
+
+/// Listings and other in-memory data.
+pub fn send_bytes(
+    out: &mut Stream,
+    data: &[u8],
+    bounds: &Bounds,
+    ctl: &mut dyn FnMut(u64) -> Ctl,
+) -> Outcome {
+    let mut p = Progress::new(bounds, ctl);
+    match write_all(out, data, &mut p) {
+        Some(end) => end,
+        None => Outcome::Done(p.moved),
+    }
+}
+
+/// Writes all of `buf` in throttle-sized slices, asking the control side whenever the
+/// socket is not ready. Some(outcome) ends the transfer early.
+fn write_all(out: &mut Stream, mut buf: &[u8], p: &mut Progress) -> Option<Outcome> {
+    while !buf.is_empty() {
+        let slice = p.bounds.throttle.slice(buf.len());
+        match out.write(&buf[..slice]) {
+            Ok(0) => {
+                return Some(Outcome::Broken(
+                    p.moved,
+                    io::Error::new(io::ErrorKind::WriteZero, "data connection closed"),
+                ))
+            }
+            Ok(n) => {
+                buf = &buf[n..];
+                if let Some(end) = p.advance(n) {
+                    return Some(end);
+                }
+            }
+            Err(e) if is_timeout(&e) => {
+                if let Some(end) = p.idle() {
+                    return Some(end);
+                }
+            }
+            Err(e) => return Some(Outcome::Broken(p.moved, e)),
+        }
+    }
+    None
+}
+
+/// STOR/APPE: everything until the client closes the data connection goes into `file`,
+/// CRLF becoming LF in ASCII mode. The budget counts bytes received; one byte more than
+/// it allows ends the upload as over budget, with exactly the allowed bytes written.
+pub fn receive(
+    inp: &mut Stream,
+    file: &mut File,
+    ascii: bool,
+    bounds: &Bounds,
+    ctl: &mut dyn FnMut(u64) -> Ctl,
+) -> Outcome {
+    let mut p = Progress::new(bounds, ctl);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut conv = ascii::CrlfToLf::new();
+    let mut converted = Vec::new();
+    loop {
+        // Ask for one byte past the budget: receiving it proves the upload is too big.
+        let want = p.bounds.step(p.moved, buf.len()).saturating_add(1).min(buf.len());
+        match inp.read(&mut buf[..want]) {
+            Ok(0) => return finish_upload(file, ascii, &mut conv, p.moved),
+            Ok(n) => {
+                let allowed = match p.bounds.budget {
+                    Some(b) => n.min(usize::try_from(b.saturating_sub(p.moved)).unwrap_or(n)),
+                    None => n,
+                };
+                let r = if ascii {
+                    converted.clear();
+                    conv.push(&buf[..allowed], &mut converted);
+                    file.write_all(&converted)
+                } else {
+                    file.write_all(&buf[..allowed])
+                };
+                if let Err(e) = r {
+                    return Outcome::Local(p.moved, e);
+                }
+                if allowed < n {
+                    p.moved += allowed as u64;
+                    return Outcome::OverBudget(p.moved);
+                }
+                if let Some(end) = p.advance(n) {
+                    return end;
+                }
+            }
+            // A TLS peer that closes TCP without close_notify: taken as the end, as most
+            // servers do, since many FTP clients never send one on data connections.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                log::debug!("data connection closed without TLS close_notify");
+                return finish_upload(file, ascii, &mut conv, p.moved);
+            }
+            Err(e) if is_timeout(&e) => {
+                if let Some(end) = p.idle() {
+                    return end;
+                }
+            }
+            Err(e) => return Outcome::Broken(p.moved, e),
+        }
+    }
+}
+
+/// End of an upload's data: a CR held back by the ASCII conversion is written.
+fn finish_upload(file: &mut File, ascii: bool, conv: &mut ascii::CrlfToLf, moved: u64) -> Outcome {
+    if ascii {
+        let mut tail = Vec::new();
+        conv.finish(&mut tail);
+        if let Err(e) = file.write_all(&tail) {
+            return Outcome::Local(moved, e);
+        }
+    }
+    Outcome::Done(moved)
+}

@@ -9,6 +9,12 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(PREFIX)/etc
+# Service files: every one goes to EXAMPLESDIR; the one for this system (by uname) also
+# goes where its service manager looks, with the paths above written into it.
+EXAMPLESDIR ?= $(PREFIX)/share/examples/ferroftpd
+SYSTEMDUNITDIR ?= /etc/systemd/system
+INITDIR    ?= /etc/init.d
+OS         != uname -s
 # DESTDIR is prepended to every installed path (staged installs, packages).
 DESTDIR    ?=
 
@@ -40,11 +46,12 @@ help:
 	@echo '  make lint       cargo fmt --check; cargo clippy --all-targets -D warnings'
 	@echo '  make man        mandoc -Tlint the manual pages'
 	@echo '  make bench      $(SHARED)/bench/ftpbench.py against a fresh daemon; bench/results/'
-	@echo '  make install    binary, manual pages and sample config under DESTDIR+PREFIX'
+	@echo '  make install    binary, manual pages, sample config and service files (DESTDIR, PREFIX)'
 	@echo '  make uninstall  remove what install put there (configs are kept)'
 	@echo '  make clean      cargo clean; remove run/'
 	@echo 'Install paths: PREFIX=$(PREFIX) BINDIR=$(BINDIR) MANDIR=$(MANDIR)'
 	@echo '               SYSCONFDIR=$(SYSCONFDIR) DESTDIR=$(DESTDIR)'
+	@echo '               EXAMPLESDIR=$(EXAMPLESDIR) SYSTEMDUNITDIR=$(SYSTEMDUNITDIR) INITDIR=$(INITDIR)'
 
 build:
 	$(CARGO) build --release
@@ -71,7 +78,7 @@ run: build
 	@echo '  lftp -u demo,demo -p $(RUN_PORT) 127.0.0.1'
 	@echo 'Ctrl-C stops it.'
 	@echo
-	exec ./$(BIN) --config run/ferroftpd.json
+	exec ./$(BIN) --config run/ferroftpd.json $$([ "$$(id -u)" -eq 0 ] && echo --run-as-root)
 
 test:
 	$(CARGO) test --all-targets
@@ -100,7 +107,8 @@ bench: build
 	  ' "data_provider": {"driver": "memory", "name": "users.json"}}' > "$$d/ferroftpd.json"; \
 	printf '{"users": [{"username": "ftpbench", "password": "%s", "status": 1, "home_dir": "%s", "permissions": {"/": ["*"]}}]}\n' \
 	  '$(BENCH_HASH)' "$$d/home" > "$$d/users.json"; \
-	RUST_LOG=warn ./$(BIN) --config "$$d/ferroftpd.json" 2> "$$d/ferroftpd.log" & pid=$$!; \
+	root=""; [ "$$(id -u)" -ne 0 ] || root=--run-as-root; \
+	RUST_LOG=warn ./$(BIN) --config "$$d/ferroftpd.json" $$root 2> "$$d/ferroftpd.log" & pid=$$!; \
 	trap 'st=$$?; kill $$pid 2>/dev/null || :; wait $$pid 2>/dev/null || :; rm -rf "$$d/home"; exit $$st' EXIT; \
 	trap 'exit 130' INT TERM; \
 	i=0; until $(PYTHON) -c 'import socket; socket.create_connection(("127.0.0.1", $(BENCH_PORT)), 1).close()' 2>/dev/null; do \
@@ -136,12 +144,32 @@ install:
 	  echo "install -m 0644 etc/ferroftpd.json $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json"; \
 	  install -m 0644 etc/ferroftpd.json $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json; \
 	fi
+	install -d $(DESTDIR)$(EXAMPLESDIR)
+	install -m 0644 etc/rc.d/ferroftpd $(DESTDIR)$(EXAMPLESDIR)/rc.d.freebsd
+	install -m 0644 etc/rc.d/ferroftpd.openbsd $(DESTDIR)$(EXAMPLESDIR)/rc.d.openbsd
+	install -m 0644 etc/init.d/ferroftpd $(DESTDIR)$(EXAMPLESDIR)/init.d.lsb
+	install -m 0644 etc/systemd/ferroftpd.service $(DESTDIR)$(EXAMPLESDIR)/ferroftpd.service
+	@paths='s|/usr/local/sbin/ferroftpd|$(BINDIR)/ferroftpd|g;s|/usr/local/etc/ferroftpd|$(SYSCONFDIR)/ferroftpd|g'; \
+	put() { install -d "$$(dirname "$$2")" && sed -e "$$paths" "$$1" > "$$2" && chmod "$$3" "$$2" && echo "installed $$2"; }; \
+	case "$(OS)" in \
+	  FreeBSD) put etc/rc.d/ferroftpd $(DESTDIR)$(PREFIX)/etc/rc.d/ferroftpd 0555 ;; \
+	  OpenBSD) put etc/rc.d/ferroftpd.openbsd $(DESTDIR)/etc/rc.d/ferroftpd 0555 ;; \
+	  Linux) put etc/init.d/ferroftpd $(DESTDIR)$(INITDIR)/ferroftpd 0755 && \
+	         put etc/systemd/ferroftpd.service $(DESTDIR)$(SYSTEMDUNITDIR)/ferroftpd.service 0644 ;; \
+	  *) echo "no service file for $(OS): see $(EXAMPLESDIR)" ;; \
+	esac
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ferroftpd $(DESTDIR)$(MANDIR)/man8/ferroftpd.8 \
 	  $(DESTDIR)$(MANDIR)/man5/ferroftpd.json.5 \
 	  $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ferroftpd.json.sample \
 	  $(DESTDIR)$(SYSCONFDIR)/ferroftpd/users.json.sample
+	rm -rf $(DESTDIR)$(EXAMPLESDIR)
+	@case "$(OS)" in \
+	  FreeBSD) rm -f $(DESTDIR)$(PREFIX)/etc/rc.d/ferroftpd ;; \
+	  OpenBSD) rm -f $(DESTDIR)/etc/rc.d/ferroftpd ;; \
+	  Linux) rm -f $(DESTDIR)$(INITDIR)/ferroftpd $(DESTDIR)$(SYSTEMDUNITDIR)/ferroftpd.service ;; \
+	esac
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/ferroftpd/ (configuration and users): remove it by hand"
 
 clean:

@@ -48,11 +48,12 @@ fn main() -> ExitCode {
         eprintln!("ferroftpd: {e}");
         return ExitCode::from(1);
     }
+    let syslog = log_opts.syslog.is_some();
 
     let (config, users) = match load(&opts.config, check_only) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("ferroftpd: {e}");
+            fatal(&e, syslog);
             return ExitCode::from(1);
         }
     };
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
     }) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("ferroftpd: {e}");
+            fatal(&e, syslog);
             return ExitCode::from(1);
         }
     };
@@ -75,7 +76,7 @@ fn main() -> ExitCode {
     let server = match server::Server::new(config, users) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("ferroftpd: {e}");
+            fatal(&e, syslog);
             return ExitCode::from(1);
         }
     };
@@ -89,7 +90,7 @@ fn main() -> ExitCode {
     let listeners = match listener::bind_all(&server) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("ferroftpd: {e}");
+            fatal(&e, syslog);
             return ExitCode::from(1);
         }
     };
@@ -97,14 +98,14 @@ fn main() -> ExitCode {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
-            eprintln!("ferroftpd: {e}");
+            fatal(&e, syslog);
             return ExitCode::from(1);
         }
     };
     match &plan {
         Plan::Drop(t) => {
             if let Err(e) = privs::drop_to(t) {
-                eprintln!("ferroftpd: {e}");
+                fatal(&e, syslog);
                 return ExitCode::from(1);
             }
             log::info!(
@@ -128,9 +129,18 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferroftpd: accept loop failed: {e}");
+            fatal(&format!("accept loop failed: {e}"), syslog);
             ExitCode::from(1)
         }
+    }
+}
+
+/// A startup error: one line on stderr, and in syslog too when that is where the logs go
+/// (under daemon(8) or an init script stderr is /dev/null).
+fn fatal(e: &dyn std::fmt::Display, syslog: bool) {
+    eprintln!("ferroftpd: {e}");
+    if syslog {
+        log::error!("{e}");
     }
 }
 

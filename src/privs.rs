@@ -112,9 +112,11 @@ pub fn plan(r: &Request<'_>) -> Result<Plan, String> {
     let gid = match (r.group, primary) {
         (Some(g), _) => lookup_group(g)?,
         (None, Some(g)) => g,
-        (None, None) => return Err(format!(
+        (None, None) => {
+            return Err(format!(
             "--user {user}: not in the password database, so it has no primary group: give --group"
-        )),
+        ))
+        }
     };
     if uid == 0 {
         return Err(format!(

@@ -47,7 +47,9 @@ impl fmt::Display for LoginError {
             LoginError::CertificateMismatch => {
                 "Login refused: the TLS client certificate does not match this user"
             }
-            LoginError::TooManySessions(_) => "Login refused: too many open sessions for this account",
+            LoginError::TooManySessions(_) => {
+                "Login refused: too many open sessions for this account"
+            }
             LoginError::BadHash => "Login incorrect",
         })
     }

@@ -2,6 +2,7 @@
 //! login decision ([`login`]).
 
 pub mod cache;
+pub mod folders;
 pub mod hash;
 pub mod login;
 pub mod permissions;

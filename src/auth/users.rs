@@ -43,6 +43,8 @@ pub struct User {
     /// past i32, as SFTPGo ignores those).
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    pub virtual_folders: Vec<super::folders::FolderDef>,
+    pub patterns: crate::vfs::patterns::FilePatterns,
 }
 
 /// SFTPGo's login methods that FTP uses.
@@ -120,8 +122,9 @@ impl UserDb {
         let root = Obj::root(file, &value)?;
         let mut warnings = Vec::new();
         let mut users = HashMap::new();
+        let folders = super::folders::read_folders(&root)?;
         for (i, u) in root.obj_list("users")?.iter().enumerate() {
-            let user = read_user(u, p, &mut warnings)?;
+            let user = read_user(u, p, &folders, &mut warnings)?;
             if users.contains_key(&user.username) {
                 return Err(root.error(
                     &format!("users[{i}].username"),
@@ -136,13 +139,14 @@ impl UserDb {
 
 /// Restricting fields of an SFTPGo user that this version does not enforce yet.
 const NOT_ENFORCED: &[&str] = &[];
-const FILTERS_NOT_ENFORCED: &[&str] = &[
-    "file_patterns",
-    "access_time",
-    "two_factor_protocols",
-];
+const FILTERS_NOT_ENFORCED: &[&str] = &["access_time", "two_factor_protocols"];
 
-fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, ConfigError> {
+fn read_user(
+    u: &Obj,
+    p: &Provider,
+    folders: &HashMap<String, std::path::PathBuf>,
+    warnings: &mut Vec<String>,
+) -> Result<User, ConfigError> {
     let username = u.string("username", "")?;
     if username.trim().is_empty() {
         return Err(u.error("username", "is required"));
@@ -275,12 +279,8 @@ fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, 
             ));
         }
     }
-    if matches!(u.get("virtual_folders"), Some(serde_json::Value::Array(a)) if !a.is_empty()) {
-        warnings.push(format!(
-            "{}: {who}: virtual_folders are not served by this version of ferroftpd",
-            u.file().display()
-        ));
-    }
+    let virtual_folders = super::folders::read_virtual_folders(u, folders, &who)?;
+    let patterns = super::folders::read_patterns(&filters, &who)?;
     for key in FILTERS_NOT_ENFORCED {
         let set = match filters.get(key) {
             None => false,
@@ -315,5 +315,7 @@ fn read_user(u: &Obj, p: &Provider, warnings: &mut Vec<String>) -> Result<User, 
         limits,
         uid,
         gid,
+        virtual_folders,
+        patterns,
     })
 }

@@ -10,7 +10,6 @@
 //! AVBL (draft-peterson-streamlined-ftp-command-extensions 4; the seed spells it AVLB) is
 //! always on. Every file operation here goes through [`crate::vfs`].
 
-use crate::auth::users::User;
 use crate::command::parse::{ByteRange, ParseError, SiteCmd};
 use crate::command::table::Gate;
 use crate::reply::{Reply, ReplyCode};
@@ -260,7 +259,7 @@ impl Session {
         let r = self.logged_in().map(|l| {
             l.vfs
                 .free_space(&dir)
-                .map(|free| quota_room(&l.user, &dir).map_or(free, |room| room.min(free)))
+                .map(|free| quota_room(self, l, &dir).map_or(free, |room| room.min(free)))
         });
         self.fs_result(r, &dir, |bytes| {
             Reply::new(ReplyCode::FileStatus, bytes.to_string())
@@ -339,13 +338,22 @@ impl Session {
     }
 }
 
-/// The hook for quotas: how many more bytes `user` may store under `dir`, or None for no
-/// limit. AVBL answers the smaller of this and the free disk space. SFTPGo's `quota_size`,
-/// `upload_data_transfer` and `total_data_transfer` (and `max_upload_file_size`) plug in
-/// here when quotas are implemented; until then there is no limit.
-pub(crate) fn quota_room(user: &User, dir: &str) -> Option<u64> {
-    let _ = (user, dir);
-    None
+/// How many more bytes the user may store under `dir` (None: no limit): the smallest of
+/// what the disk quota, the upload transfer quota and `max_upload_file_size` leave. AVBL
+/// answers the smaller of this and the free disk space.
+pub(crate) fn quota_room(s: &Session, li: &crate::session::LoggedIn, dir: &str) -> Option<u64> {
+    let user = &li.user;
+    let ip = s.peer.ip();
+    let (up, down) = s.server.usage.transferred(&user.username);
+    let limits = &user.limits;
+    [
+        li.vfs.upload_room(dir, 0, 0),
+        limits.transfer_quota(ip).remaining(true, up, down),
+        (limits.max_upload_file_size > 0).then_some(limits.max_upload_file_size),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use crate::auth::users::{LoginMethod, User};
 use crate::command::parse::Secret;
 use crate::command::TransferType;
 use crate::config::tls::ClientAuth;
-use crate::limits::defender::Event;
 use crate::data;
+use crate::limits::defender::Event;
 use crate::reply::ReplyCode;
 use crate::session::{Auth, Flow, LoggedIn, Session};
 use crate::vfs::Vfs;
@@ -121,7 +121,7 @@ impl Session {
         };
         // SFTPGo's uid/gid: new files go to them when this process may chown (root).
         let owner = crate::privs::Owner::for_user(user.uid, user.gid);
-        let vfs = match Vfs::open_home_owned(&user.home_dir, user.permissions.clone(), owner) {
+        let vfs = match Vfs::for_user(&user, std::sync::Arc::clone(&self.server.usage), owner) {
             Ok(v) => v,
             Err(e) => {
                 let why = format!("home {}: {e}", user.home_dir.display());
@@ -211,7 +211,10 @@ impl Session {
         }
         self.reply(ReplyCode::NotLoggedIn, e.to_string())?;
         if self.server.defender.banned(self.peer.ip()).is_some() {
-            self.reply(ReplyCode::ServiceUnavailable, "Too many failed logins: closing")?;
+            self.reply(
+                ReplyCode::ServiceUnavailable,
+                "Too many failed logins: closing",
+            )?;
             return Ok(Flow::Close);
         }
         if self.failed_logins >= crate::session::MAX_LOGIN_FAILURES {

@@ -110,6 +110,16 @@ impl Session {
         r: Option<Result<T, FsError>>,
         path: &str,
     ) -> io::Result<Option<T>> {
+        self.fs_take_with(r, path, fs_error)
+    }
+
+    /// [`Session::fs_take`] with a chosen error mapping (uploads: [`fs_error_upload`]).
+    pub(crate) fn fs_take_with<T>(
+        &mut self,
+        r: Option<Result<T, FsError>>,
+        path: &str,
+        map: fn(&FsError, &str) -> Reply,
+    ) -> io::Result<Option<T>> {
         match r {
             Some(Ok(v)) => Ok(Some(v)),
             None => {
@@ -117,7 +127,7 @@ impl Session {
                 Ok(None)
             }
             Some(Err(e)) => {
-                self.send(&fs_error(&e, path))?;
+                self.send(&map(&e, path))?;
                 Ok(None)
             }
         }
@@ -145,5 +155,17 @@ pub fn fs_error(e: &FsError, path: &str) -> Reply {
     if let FsError::Io(io) = e {
         log::warn!("file error on {path}: {io}");
     }
-    Reply::new(ReplyCode::FileUnavailable, format!("{path}: {e}"))
+    let code = match e {
+        FsError::QuotaExceeded => ReplyCode::ExceededStorage,
+        _ => ReplyCode::FileUnavailable,
+    };
+    Reply::new(code, format!("{path}: {e}"))
+}
+
+/// For uploads a refused name is RFC 959's 553 (file name not allowed).
+pub fn fs_error_upload(e: &FsError, path: &str) -> Reply {
+    match e {
+        FsError::NameNotAllowed => Reply::new(ReplyCode::NameNotAllowed, format!("{path}: {e}")),
+        _ => fs_error(e, path),
+    }
 }

@@ -6,9 +6,9 @@
 use crate::command::TransferType;
 use crate::config::UploadMode;
 use crate::data::{self, Outcome};
+use crate::limits::bandwidth::Throttle;
 use crate::reply::ReplyCode;
 use crate::session::{Running, Session};
-use crate::limits::bandwidth::Throttle;
 use crate::tls::stream::Stream;
 use crate::vfs::WriteMode;
 use std::io::{self, Seek, SeekFrom};
@@ -114,16 +114,22 @@ impl Session {
         let use_temp = mode == WriteMode::Truncate && atomic != UploadMode::Standard;
         // The size before: what a failed append or resume is cut back to, and what an
         // overwrite frees in the disk quota.
-        let prior = self
-            .with_vfs(|v| v.stat_unchecked_size(&path))
-            .flatten()
-            .unwrap_or(0);
+        let prior_size = self.with_vfs(|v| v.stat_unchecked_size(&path)).flatten();
+        let prior = prior_size.unwrap_or(0);
         let start = match mode {
             WriteMode::Append => prior,
             WriteMode::At(n) => n,
             WriteMode::Truncate | WriteMode::New => 0,
         };
-        let Some(bounds) = self.transfer_bounds(true, Some((start, prior)))? else {
+        // Name, permission and file-count checks come first: their refusal is the answer.
+        let checked = self.with_vfs(|v| v.check_upload(&path));
+        if self
+            .fs_take_with(checked, &path, super::fs_error_upload)?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let Some(bounds) = self.transfer_bounds(true, Some((&path, start, prior)))? else {
             return Ok(());
         };
         let opened = self.with_vfs(|v| {
@@ -133,7 +139,7 @@ impl Session {
                 v.open_write(&path, mode).map(|f| (None, f))
             }
         });
-        let Some((temp, file)) = self.fs_take(opened, &path)? else {
+        let Some((temp, file)) = self.fs_take_with(opened, &path, super::fs_error_upload)? else {
             return Ok(());
         };
         let verb = if how == Store::Appe { "APPE" } else { "STOR" };
@@ -143,6 +149,7 @@ impl Session {
             temp,
             file,
             prior,
+            existed: prior_size.is_some(),
             keep_prior: matches!(mode, WriteMode::Append | WriteMode::At(_)),
             bounds,
         };
@@ -155,7 +162,7 @@ impl Session {
     fn transfer_bounds(
         &mut self,
         upload: bool,
-        at: Option<(u64, u64)>,
+        at: Option<(&str, u64, u64)>,
     ) -> io::Result<Option<data::Bounds>> {
         let Some(li) = self.logged_in() else {
             return Ok(None);
@@ -165,18 +172,29 @@ impl Session {
         let ip = self.peer.ip();
         let (up_kib, down_kib) = limits.bandwidth(ip);
         let (uploaded, downloaded) = self.server.usage.transferred(&name);
-        let mut budget = limits.transfer_quota(ip).remaining(upload, uploaded, downloaded);
-        if let (true, Some((start, _prior))) = (upload, at) {
+        let mut budget = limits
+            .transfer_quota(ip)
+            .remaining(upload, uploaded, downloaded);
+        if let (true, Some((path, start, prior))) = (upload, at) {
+            let mut cap = |left: u64| budget = Some(budget.map_or(left, |b| b.min(left)));
             if limits.max_upload_file_size > 0 {
-                let left = limits.max_upload_file_size.saturating_sub(start);
-                budget = Some(budget.map_or(left, |b| b.min(left)));
+                cap(limits.max_upload_file_size.saturating_sub(start));
+            }
+            if let Some(room) = li.vfs.upload_room(path, start, prior) {
+                cap(room);
             }
         }
         if budget == Some(0) {
             let (code, text) = if upload {
-                (ReplyCode::ExceededStorage, "Upload refused: transfer quota or file size limit reached")
+                (
+                    ReplyCode::ExceededStorage,
+                    "Upload refused: transfer quota or file size limit reached",
+                )
             } else {
-                (ReplyCode::FileUnavailable, "Download refused: transfer quota reached")
+                (
+                    ReplyCode::FileUnavailable,
+                    "Download refused: transfer quota reached",
+                )
             };
             self.plan = data::Plan::None;
             self.reply(code, text)?;
@@ -206,17 +224,18 @@ impl Session {
         let dir = self.cwd.clone();
         let hint = hint.map(crate::vfs::path::base_name).unwrap_or("");
         let hint = hint.to_string();
-        let Some(bounds) = self.transfer_bounds(true, Some((0, 0)))? else {
+        let Some(bounds) = self.transfer_bounds(true, Some((&dir, 0, 0)))? else {
             return Ok(());
         };
         let r = self.with_vfs(|v| v.create_unique(&dir, &hint));
-        match self.fs_take(r, &dir)? {
+        match self.fs_take_with(r, &dir, super::fs_error_upload)? {
             Some((path, file)) => self.receive_into(Upload {
                 verb: "STOU",
                 path: &path,
                 temp: None,
                 file,
                 prior: 0,
+                existed: false,
                 keep_prior: false,
                 bounds,
             }),
@@ -233,6 +252,7 @@ impl Session {
             temp,
             mut file,
             prior,
+            existed,
             keep_prior,
             bounds,
         } = up;
@@ -315,6 +335,9 @@ impl Session {
                 }
             }
         }
+        // Disk usage follows the file as it now is, whatever the outcome.
+        let before = existed.then_some(prior);
+        self.with_vfs(|v| v.upload_done(path, before));
         match outcome {
             Some(o) => self.end_transfer(verb, path, &o, started),
             None => Ok(()),
@@ -535,6 +558,8 @@ struct Upload<'a> {
     file: std::fs::File,
     /// The target's size before the upload.
     prior: u64,
+    /// Whether the target existed before (disk quota file count).
+    existed: bool,
     /// Append or resume: on failure over a limit, cut back to `prior` rather than remove.
     keep_prior: bool,
     bounds: data::Bounds,

@@ -23,7 +23,10 @@ pub fn read(common: &Obj) -> Result<DefenderConfig> {
         .collect::<Result<Vec<_>>>()?;
     let driver = d.string("driver", "memory")?;
     if driver != "memory" {
-        return Err(d.error("driver", format!("{driver:?}: only \"memory\" is supported")));
+        return Err(d.error(
+            "driver",
+            format!("{driver:?}: only \"memory\" is supported"),
+        ));
     }
     let cfg = DefenderConfig {
         enabled: d.boolean("enabled", def.enabled)?,
@@ -37,11 +40,9 @@ pub fn read(common: &Obj) -> Result<DefenderConfig> {
         observation_time: minutes("observation_time", def.observation_time)?,
         entries_soft_limit: d.int("entries_soft_limit", 100, 1, 10_000_000)? as usize,
         entries_hard_limit: d.int("entries_hard_limit", 150, 1, 10_000_000)? as usize,
-        login_delay_success: Duration::from_millis(
-            delays.int("success", 0, 0, 60_000)? as u64,
-        ),
+        login_delay_success: Duration::from_millis(delays.int("success", 0, 0, 60_000)? as u64),
         login_delay_failed: Duration::from_millis(
-            delays.int("password_failed", 1000, 0, 60_000)? as u64,
+            delays.int("password_failed", 1000, 0, 60_000)? as u64
         ),
         allowlist,
     };
@@ -59,7 +60,10 @@ pub fn read(common: &Obj) -> Result<DefenderConfig> {
             ("score_no_auth", cfg.score_no_auth),
         ] {
             if v >= cfg.threshold {
-                return Err(d.error(key, format!("{v} must be below threshold {}", cfg.threshold)));
+                return Err(d.error(
+                    key,
+                    format!("{v} must be below threshold {}", cfg.threshold),
+                ));
             }
         }
         if cfg.score_invalid + cfg.score_valid + cfg.score_limit_exceeded + cfg.score_no_auth == 0 {

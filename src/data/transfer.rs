@@ -322,7 +322,11 @@ pub fn receive(
     let mut converted = Vec::new();
     loop {
         // Ask for one byte past the budget: receiving it proves the upload is too big.
-        let want = p.bounds.step(p.moved, buf.len()).saturating_add(1).min(buf.len());
+        let want = p
+            .bounds
+            .step(p.moved, buf.len())
+            .saturating_add(1)
+            .min(buf.len());
         match inp.read(&mut buf[..want]) {
             Ok(0) => return finish_upload(file, ascii, &mut conv, p.moved),
             Ok(n) => {

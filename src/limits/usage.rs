@@ -120,7 +120,13 @@ mod tests {
         assert_eq!(u.transferred("x"), (5, 7));
         u.adjust_disk("x", 10, 1);
         assert_eq!(u.disk("x"), None, "no adjustment before a scan");
-        u.init_disk("x", Disk { size: 100, files: 2 });
+        u.init_disk(
+            "x",
+            Disk {
+                size: 100,
+                files: 2,
+            },
+        );
         u.adjust_disk("x", -40, -1);
         assert_eq!(u.disk("x"), Some(Disk { size: 60, files: 1 }));
     }

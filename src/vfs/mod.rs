@@ -4,9 +4,13 @@
 //! neither `..` nor a symlink made on disk can lead outside the home.
 
 pub mod path;
+pub mod patterns;
+pub mod quota;
 
 use crate::auth::permissions::{Perm, Permissions};
 use cap_std::fs::{Dir, MetadataExt, OpenOptions};
+use patterns::{FilePatterns, Verdict};
+use quota::Quota;
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -26,6 +30,10 @@ pub enum FsError {
     NotAFile,
     /// A rule of ours refuses it; the text says which.
     Refused(&'static str),
+    /// `filters.file_patterns` refuses this name.
+    NameNotAllowed,
+    /// A disk quota (`quota_files`) is reached.
+    QuotaExceeded,
     Io(io::Error),
 }
 
@@ -39,6 +47,8 @@ impl fmt::Display for FsError {
             FsError::AlreadyExists => write!(f, "File exists"),
             FsError::NotAFile => write!(f, "Not a regular file"),
             FsError::Refused(why) => write!(f, "{why}"),
+            FsError::NameNotAllowed => write!(f, "File name not allowed"),
+            FsError::QuotaExceeded => write!(f, "Disk quota exceeded"),
             FsError::Io(e) => write!(f, "{}", io_text(e)),
         }
     }
@@ -133,9 +143,30 @@ pub enum WriteMode {
     New,
 }
 
+/// A virtual folder: `vpath` shows another directory.
+struct Mount {
+    vpath: String,
+    dir: Dir,
+    quota: MountQuota,
+}
+
+enum MountQuota {
+    /// Counted in the user's quota (SFTPGo's -1).
+    User,
+    /// Not counted anywhere (0).
+    Unlimited,
+    /// Its own quota.
+    Own(Quota),
+}
+
 /// One logged-in user's view of the filesystem.
 pub struct Vfs {
     root: Dir,
+    /// Virtual folders, deepest first.
+    mounts: Vec<Mount>,
+    patterns: FilePatterns,
+    /// The user's disk quota, when it has one.
+    quota: Option<Quota>,
     perms: Permissions,
     /// SFTPGo's per-user uid/gid for what this user creates (only when running as root:
     /// see [`crate::privs`]).
@@ -164,7 +195,14 @@ impl Vfs {
                 .create(home)?;
         }
         let root = Dir::open_ambient_dir(home, cap_std::ambient_authority())?;
-        let vfs = Vfs { root, perms, owner };
+        let vfs = Vfs {
+            root,
+            mounts: Vec::new(),
+            patterns: FilePatterns::default(),
+            quota: None,
+            perms,
+            owner,
+        };
         if created {
             vfs.give(&vfs.root);
         }
@@ -185,6 +223,149 @@ impl Vfs {
         }
     }
 
+    /// The user's whole view: home, virtual folders, file patterns and disk quotas, with
+    /// usage scanned at the first login and kept in `usage`.
+    pub fn for_user(
+        user: &crate::auth::users::User,
+        usage: std::sync::Arc<crate::limits::usage::Usage>,
+        owner: Option<crate::privs::Owner>,
+    ) -> io::Result<Vfs> {
+        let mut vfs = Vfs::open_home_owned(&user.home_dir, user.permissions.clone(), owner)?;
+        vfs.patterns = user.patterns.clone();
+        for f in &user.virtual_folders {
+            if !f.mapped_path.exists() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&f.mapped_path)?;
+            }
+            let dir = Dir::open_ambient_dir(&f.mapped_path, cap_std::ambient_authority())?;
+            let quota = if f.quota_size < 0 || f.quota_files < 0 {
+                MountQuota::User
+            } else if f.quota_size == 0 && f.quota_files == 0 {
+                MountQuota::Unlimited
+            } else {
+                let q = Quota {
+                    usage: std::sync::Arc::clone(&usage),
+                    key: quota::folder_key(&f.name),
+                    size: f.quota_size as u64,
+                    files: f.quota_files as u64,
+                };
+                q.ensure_scanned(&[&dir]);
+                MountQuota::Own(q)
+            };
+            vfs.mounts.push(Mount {
+                vpath: f.virtual_path.clone(),
+                dir,
+                quota,
+            });
+        }
+        vfs.mounts.sort_by_key(|m| std::cmp::Reverse(m.vpath.len()));
+        let limits = &user.limits;
+        if limits.has_disk_quota() {
+            let q = Quota {
+                usage,
+                key: user.username.clone(),
+                size: limits.quota_size,
+                files: limits.quota_files,
+            };
+            let mut roots = vec![&vfs.root];
+            roots.extend(
+                vfs.mounts
+                    .iter()
+                    .filter(|m| matches!(m.quota, MountQuota::User))
+                    .map(|m| &m.dir),
+            );
+            q.ensure_scanned(&roots);
+            vfs.quota = Some(q);
+        }
+        Ok(vfs)
+    }
+
+    /// The virtual folder holding `p`, if any (the deepest).
+    fn mount_of(&self, p: &str) -> Option<&Mount> {
+        self.mounts.iter().find(|m| {
+            p == m.vpath
+                || p.strip_prefix(m.vpath.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    /// The directory handle `p` lives under.
+    fn dir(&self, p: &str) -> &Dir {
+        self.mount_of(p).map(|m| &m.dir).unwrap_or(&self.root)
+    }
+
+    /// `p` relative to [`Vfs::dir`] ("." for the handle's own directory).
+    fn rel<'a>(&self, p: &'a str) -> &'a str {
+        match self.mount_of(p) {
+            Some(m) => {
+                let r = p.get(m.vpath.len()..).unwrap_or("").trim_start_matches('/');
+                if r.is_empty() {
+                    "."
+                } else {
+                    r
+                }
+            }
+            None => path::relative(p),
+        }
+    }
+
+    fn is_mount_point(&self, p: &str) -> bool {
+        self.mounts.iter().any(|m| m.vpath == p)
+    }
+
+    /// The disk quota `p` counts against.
+    fn quota_for(&self, p: &str) -> Option<&Quota> {
+        match self.mount_of(p).map(|m| &m.quota) {
+            Some(MountQuota::Own(q)) => Some(q),
+            Some(MountQuota::Unlimited) => None,
+            Some(MountQuota::User) | None => self.quota.as_ref(),
+        }
+    }
+
+    /// Bytes an upload to `p` may write from offset `start` into a file of `prior` bytes
+    /// (None: no size quota).
+    pub fn upload_room(&self, p: &str, start: u64, prior: u64) -> Option<u64> {
+        self.quota_for(p)
+            .and_then(Quota::room)
+            .map(|r| r.saturating_add(prior.saturating_sub(start)))
+    }
+
+    /// After an upload to `p` ended: usage follows the file's new size; `prior` is what
+    /// it was before (None: it did not exist).
+    pub fn upload_done(&self, p: &str, prior: Option<u64>) {
+        let Some(q) = self.quota_for(p) else { return };
+        let now = self.stat_unchecked_size(p);
+        let size = now.unwrap_or(0) as i64 - prior.unwrap_or(0) as i64;
+        let files = i64::from(now.is_some()) - i64::from(prior.is_some());
+        q.adjust(size, files);
+    }
+
+    /// Refuses a name `filters.file_patterns` refuses; a hidden one is "not found".
+    fn name_ok(&self, p: &str) -> FsResult<()> {
+        if self.patterns.is_empty() {
+            return Ok(());
+        }
+        if self.patterns.hidden_on_path(p) {
+            return Err(FsError::NotFound);
+        }
+        match self.patterns.verdict(p) {
+            Verdict::Allowed => Ok(()),
+            Verdict::Refused => Err(FsError::NameNotAllowed),
+            Verdict::Hidden => Err(FsError::NotFound),
+        }
+    }
+
+    /// A hidden name does not exist for the client.
+    fn visible(&self, p: &str) -> FsResult<()> {
+        if self.patterns.hidden_on_path(p) {
+            return Err(FsError::NotFound);
+        }
+        Ok(())
+    }
+
     pub fn permissions(&self) -> &Permissions {
         &self.perms
     }
@@ -199,16 +380,18 @@ impl Vfs {
 
     /// Metadata, following symlinks that stay inside; needs `list` on the parent.
     pub fn stat(&self, p: &str) -> FsResult<Meta> {
+        self.visible(p)?;
         self.check(path::parent(p), Perm::List, "list")?;
         self.stat_unchecked(p)
     }
 
     fn stat_unchecked(&self, p: &str) -> FsResult<Meta> {
-        Ok(Meta::from_cap(&self.root.metadata(path::relative(p))?))
+        Ok(Meta::from_cap(&self.dir(p).metadata(self.rel(p))?))
     }
 
     /// For CWD: the directory must exist; no permission is needed to enter it.
     pub fn is_dir(&self, p: &str) -> FsResult<()> {
+        self.visible(p)?;
         match self.stat_unchecked(p)?.kind {
             Kind::Dir => Ok(()),
             _ => Err(FsError::NotADirectory),
@@ -216,8 +399,9 @@ impl Vfs {
     }
 
     pub fn open_read(&self, p: &str) -> FsResult<std::fs::File> {
+        self.name_ok(p)?;
         self.check(path::parent(p), Perm::Download, "download")?;
-        let f = self.root.open(path::relative(p))?;
+        let f = self.dir(p).open(self.rel(p))?;
         if f.metadata()?.is_dir() {
             return Err(FsError::IsADirectory);
         }
@@ -227,12 +411,21 @@ impl Vfs {
     /// Checks what an upload to `p` needs: `upload` for a new file, `overwrite` for an
     /// existing one. Returns whether it exists.
     pub fn check_upload(&self, p: &str) -> FsResult<bool> {
+        // An upload's refused name is refused as such (553), hidden or not.
+        if self.name_ok(p).is_err() {
+            return Err(FsError::NameNotAllowed);
+        }
         let dir = path::parent(p);
-        match self.root.metadata(path::relative(p)) {
+        match self.dir(p).metadata(self.rel(p)) {
             Ok(m) if m.is_dir() => Err(FsError::IsADirectory),
             Ok(_) => self.check(dir, Perm::Overwrite, "overwrite").map(|_| true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.check(dir, Perm::Upload, "upload").map(|_| false)
+                self.check(dir, Perm::Upload, "upload")?;
+                // quota_files: a new file when the count is reached is refused up front.
+                if self.quota_for(p).is_some_and(|q| !q.file_allowed()) {
+                    return Err(FsError::QuotaExceeded);
+                }
+                Ok(false)
             }
             Err(e) => Err(e.into()),
         }
@@ -256,7 +449,7 @@ impl Vfs {
             WriteMode::At(_) => o.create(true),
             WriteMode::New => o.create_new(true),
         };
-        let f = self.root.open_with(path::relative(p), &o)?.into_std();
+        let f = self.dir(p).open_with(self.rel(p), &o)?.into_std();
         if mode == WriteMode::New {
             self.give(&f);
         }
@@ -272,8 +465,8 @@ impl Vfs {
     /// The size of the file at `p`, if it is one (no permission needed: used for
     /// bookkeeping of an upload the caller checks itself).
     pub fn stat_unchecked_size(&self, p: &str) -> Option<u64> {
-        self.root
-            .metadata(path::relative(p))
+        self.dir(p)
+            .metadata(self.rel(p))
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len())
@@ -282,7 +475,7 @@ impl Vfs {
     /// Removes the file an upload of this session just created, when a limit refused it
     /// (the user's delete permission is not the question here).
     pub fn remove_own_upload(&self, p: &str) -> FsResult<()> {
-        self.root.remove_file(path::relative(p))?;
+        self.dir(p).remove_file(self.rel(p))?;
         Ok(())
     }
 
@@ -302,20 +495,23 @@ impl Vfs {
 
     /// Moves a finished temporary upload into place.
     pub fn commit_temp(&self, tmp: &str, target: &str) -> FsResult<()> {
-        self.root
-            .rename(path::relative(tmp), &self.root, path::relative(target))?;
+        self.dir(tmp)
+            .rename(self.rel(tmp), self.dir(target), self.rel(target))?;
         Ok(())
     }
 
     /// Removes a temporary upload; errors are only logged by the caller.
     pub fn discard_temp(&self, tmp: &str) -> FsResult<()> {
-        self.root.remove_file(path::relative(tmp))?;
+        self.dir(tmp).remove_file(self.rel(tmp))?;
         Ok(())
     }
 
     /// STOU: a name that did not exist, created empty; returns its path and file.
     pub fn create_unique(&self, dir: &str, hint: &str) -> FsResult<(String, std::fs::File)> {
         self.check(dir, Perm::Upload, "upload")?;
+        if self.quota_for(dir).is_some_and(|q| !q.file_allowed()) {
+            return Err(FsError::QuotaExceeded);
+        }
         let stem = if hint.is_empty() { "ftp" } else { hint };
         for attempt in 0..100u32 {
             let name = if attempt == 0 && !hint.is_empty() {
@@ -324,6 +520,9 @@ impl Vfs {
                 format!("{stem}.{}", unique_token())
             };
             let p = path::join(dir, &name);
+            if self.name_ok(&p).is_err() {
+                return Err(FsError::NameNotAllowed);
+            }
             match self.open_write_unchecked(&p, WriteMode::New) {
                 Ok(f) => return Ok((p, f)),
                 Err(FsError::AlreadyExists) => continue,
@@ -333,21 +532,34 @@ impl Vfs {
         Err(FsError::AlreadyExists)
     }
 
-    /// Directory entries, symlinks followed where they stay inside the home.
+    /// Directory entries, symlinks followed where they stay inside the home; virtual
+    /// folders below `dir` appear as directories, names hidden by file patterns do not.
     pub fn list(&self, dir: &str) -> FsResult<Vec<Entry>> {
+        self.visible(dir)?;
         self.check(dir, Perm::List, "list")?;
-        let rel = path::relative(dir);
+        let rel = self.rel(dir);
         let sub;
         let d = if rel == "." {
-            &self.root
+            self.dir(dir)
         } else {
-            sub = self.root.open_dir(rel)?;
+            sub = self.dir(dir).open_dir(rel)?;
             &sub
         };
+        let mounted: Vec<&Mount> = self
+            .mounts
+            .iter()
+            .filter(|m| path::parent(&m.vpath) == dir)
+            .collect();
         let mut out = Vec::new();
         for entry in d.entries()? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            if mounted.iter().any(|m| path::base_name(&m.vpath) == name) {
+                continue;
+            }
+            if self.patterns.verdict(&path::join(dir, &name)) == Verdict::Hidden {
+                continue;
+            }
             let mut meta = match entry.metadata() {
                 Ok(m) => Meta::from_cap(&m),
                 Err(_) => continue,
@@ -359,14 +571,23 @@ impl Vfs {
             }
             out.push(Entry { name, meta });
         }
+        for m in mounted {
+            if let Ok(md) = m.dir.dir_metadata() {
+                out.push(Entry {
+                    name: path::base_name(&m.vpath).to_string(),
+                    meta: Meta::from_cap(&md),
+                });
+            }
+        }
         Ok(out)
     }
 
     pub fn mkdir(&self, p: &str) -> FsResult<()> {
+        self.name_ok(p)?;
         self.check(path::parent(p), Perm::CreateDirs, "create_dirs")?;
-        self.root.create_dir(path::relative(p))?;
+        self.dir(p).create_dir(self.rel(p))?;
         if self.owner.is_some() {
-            if let Ok(d) = self.root.open_dir(path::relative(p)) {
+            if let Ok(d) = self.dir(p).open_dir(self.rel(p)) {
                 self.give(&d);
             }
         }
@@ -377,22 +598,32 @@ impl Vfs {
         if p == "/" {
             return Err(FsError::Denied("delete_dirs"));
         }
+        if self.is_mount_point(p) {
+            return Err(FsError::Refused("a virtual folder cannot be removed"));
+        }
+        self.name_ok(p)?;
         self.check(path::parent(p), Perm::DeleteDirs, "delete_dirs")?;
-        let m = self.root.symlink_metadata(path::relative(p))?;
+        let m = self.dir(p).symlink_metadata(self.rel(p))?;
         if !m.is_dir() {
             return Err(FsError::NotADirectory);
         }
-        self.root.remove_dir(path::relative(p))?;
+        self.dir(p).remove_dir(self.rel(p))?;
         Ok(())
     }
 
     pub fn delete(&self, p: &str) -> FsResult<()> {
+        self.name_ok(p)?;
         self.check(path::parent(p), Perm::DeleteFiles, "delete_files")?;
-        let m = self.root.symlink_metadata(path::relative(p))?;
+        let m = self.dir(p).symlink_metadata(self.rel(p))?;
         if m.is_dir() {
             return Err(FsError::IsADirectory);
         }
-        self.root.remove_file(path::relative(p))?;
+        self.dir(p).remove_file(self.rel(p))?;
+        if m.is_file() {
+            if let Some(q) = self.quota_for(p) {
+                q.adjust(-(m.len() as i64), -1);
+            }
+        }
         Ok(())
     }
 
@@ -401,7 +632,11 @@ impl Vfs {
         if from == "/" {
             return Err(FsError::Denied("rename"));
         }
-        let m = self.root.symlink_metadata(path::relative(from))?;
+        if self.is_mount_point(from) {
+            return Err(FsError::Refused("a virtual folder cannot be renamed"));
+        }
+        self.name_ok(from)?;
+        let m = self.dir(from).symlink_metadata(self.rel(from))?;
         if m.is_dir() {
             self.check(path::parent(from), Perm::RenameDirs, "rename_dirs")
         } else {
@@ -411,32 +646,46 @@ impl Vfs {
 
     pub fn rename(&self, from: &str, to: &str) -> FsResult<()> {
         self.check_rename_source(from)?;
-        if to == "/" {
+        if to == "/" || self.is_mount_point(to) {
             return Err(FsError::Denied("rename"));
         }
-        let is_dir = self.root.symlink_metadata(path::relative(from))?.is_dir();
+        self.name_ok(to)?;
+        // Each virtual folder is its own directory tree (often its own filesystem).
+        if self.mount_of(from).map(|m| &m.vpath) != self.mount_of(to).map(|m| &m.vpath) {
+            return Err(FsError::Refused(
+                "renaming between the home and a virtual folder is not supported",
+            ));
+        }
+        let is_dir = self.dir(from).symlink_metadata(self.rel(from))?.is_dir();
         let (perm, name) = if is_dir {
             (Perm::RenameDirs, "rename_dirs")
         } else {
             (Perm::RenameFiles, "rename_files")
         };
         self.check(path::parent(to), perm, name)?;
-        if let Ok(m) = self.root.symlink_metadata(path::relative(to)) {
-            if !m.is_dir() {
+        let replaced = match self.dir(to).symlink_metadata(self.rel(to)) {
+            Ok(m) if !m.is_dir() => {
                 self.check(path::parent(to), Perm::Overwrite, "overwrite")?;
+                m.is_file().then(|| m.len())
             }
+            _ => None,
+        };
+        self.dir(from)
+            .rename(self.rel(from), self.dir(to), self.rel(to))?;
+        // A file renamed over another: the one replaced no longer counts.
+        if let (Some(size), Some(q)) = (replaced, self.quota_for(to)) {
+            q.adjust(-(size as i64), -1);
         }
-        self.root
-            .rename(path::relative(from), &self.root, path::relative(to))?;
         Ok(())
     }
 
     pub fn set_mtime(&self, p: &str, t: SystemTime) -> FsResult<()> {
         use cap_fs_ext::{DirExt, SystemTimeSpec};
+        self.name_ok(p)?;
         self.check(path::parent(p), Perm::Chtimes, "chtimes")?;
         let spec = || SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(t));
-        self.root
-            .set_times(path::relative(p), Some(spec()), Some(spec()))?;
+        self.dir(p)
+            .set_times(self.rel(p), Some(spec()), Some(spec()))?;
         Ok(())
     }
 }
@@ -453,11 +702,12 @@ impl Vfs {
     /// size. Opened non-blocking, so a FIFO cannot hang the session before it is refused.
     pub fn open_regular(&self, p: &str) -> FsResult<(std::fs::File, u64)> {
         use cap_std::fs::OpenOptionsExt;
+        self.name_ok(p)?;
         self.check(path::parent(p), Perm::Download, "download")?;
         let mut o = OpenOptions::new();
         o.read(true)
             .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
-        let f = self.root.open_with(path::relative(p), &o)?;
+        let f = self.dir(p).open_with(self.rel(p), &o)?;
         let m = f.metadata()?;
         if m.is_dir() {
             return Err(FsError::IsADirectory);
@@ -478,9 +728,10 @@ impl Vfs {
                 "the home directory's mode cannot be changed",
             ));
         }
+        self.name_ok(p)?;
         self.check(path::parent(p), Perm::Chmod, "chmod")?;
-        self.root.set_permissions(
-            path::relative(p),
+        self.dir(p).set_permissions(
+            self.rel(p),
             cap_std::fs::Permissions::from_mode(mode & 0o777),
         )?;
         Ok(())
@@ -493,6 +744,12 @@ impl Vfs {
     pub fn symlink(&self, source: &str, link: &str) -> FsResult<String> {
         if source == "/" || link == "/" {
             return Err(FsError::Refused("the home directory cannot be linked"));
+        }
+        self.name_ok(link)?;
+        if self.mount_of(source).map(|m| &m.vpath) != self.mount_of(link).map(|m| &m.vpath) {
+            return Err(FsError::Refused(
+                "links between the home and a virtual folder are not supported",
+            ));
         }
         self.check(path::parent(link), Perm::CreateSymlinks, "create_symlinks")?;
         // Paths through the link are checked against the link's directory: refuse a link
@@ -517,15 +774,19 @@ impl Vfs {
             Err(e) => return Err(e),
         };
         let target = path::link_target(&dir, &to);
-        self.root.symlink(&target, path::relative(link))?;
+        self.dir(link).symlink(&target, self.rel(link))?;
         Ok(target)
     }
 
     /// Where `p` really is below the home, as a "/"-rooted path: symlinks resolved, and
     /// an error (not a path) when one leads outside.
     fn real_path(&self, p: &str) -> FsResult<String> {
-        let real = self.root.canonicalize(path::relative(p))?;
-        let mut out = String::new();
+        let real = self.dir(p).canonicalize(self.rel(p))?;
+        // Inside a virtual folder the real path is below the folder: name it from there.
+        let mut out = self
+            .mount_of(p)
+            .map(|m| m.vpath.clone())
+            .unwrap_or_default();
         for part in real.components() {
             match part {
                 std::path::Component::Normal(name) => {
@@ -553,6 +814,7 @@ impl Vfs {
     /// the path it is about.
     pub fn combine(&self, target: &str, parts: &[String]) -> Result<Leftovers, (String, FsError)> {
         let existed = self.check_upload(target).map_err(at(target))?;
+        let prior = self.stat_unchecked_size(target);
         for (i, part) in parts.iter().enumerate() {
             if part == target {
                 return Err((
@@ -563,12 +825,13 @@ impl Vfs {
             if parts.iter().take(i).any(|q| q == part) {
                 return Err((part.clone(), FsError::Refused("a part is named twice")));
             }
+            self.name_ok(part).map_err(at(part))?;
             let dir = path::parent(part);
             self.check(dir, Perm::Download, "download")
                 .map_err(at(part))?;
             self.check(dir, Perm::DeleteFiles, "delete_files")
                 .map_err(at(part))?;
-            let m = self.root.metadata(path::relative(part)).map_err(at(part))?;
+            let m = self.dir(part).metadata(self.rel(part)).map_err(at(part))?;
             if m.is_dir() {
                 return Err((part.clone(), FsError::IsADirectory));
             }
@@ -590,15 +853,22 @@ impl Vfs {
         let built = self.fill_combined(&mut out, &tmp, target, existed, parts);
         drop(out);
         if let Err(e) = built {
-            if let Err(rm) = self.root.remove_file(path::relative(&tmp)) {
+            if let Err(rm) = self.dir(&tmp).remove_file(self.rel(&tmp)) {
                 log::warn!("COMB: cannot remove temporary file {tmp}: {rm}");
             }
             return Err(e);
         }
+        self.upload_done(target, prior);
         let mut leftovers = Vec::new();
         for part in parts {
-            if let Err(e) = self.root.remove_file(path::relative(part)) {
-                leftovers.push((part.clone(), FsError::from(e)));
+            let size = self.stat_unchecked_size(part).unwrap_or(0);
+            match self.dir(part).remove_file(self.rel(part)) {
+                Ok(()) => {
+                    if let Some(q) = self.quota_for(part) {
+                        q.adjust(-(size as i64), -1);
+                    }
+                }
+                Err(e) => leftovers.push((part.clone(), FsError::from(e))),
             }
         }
         Ok(leftovers)
@@ -615,7 +885,10 @@ impl Vfs {
     ) -> Result<(), (String, FsError)> {
         use std::os::unix::fs::PermissionsExt;
         if existed {
-            let mut old = self.root.open(path::relative(target)).map_err(at(target))?;
+            let mut old = self
+                .dir(target)
+                .open(self.rel(target))
+                .map_err(at(target))?;
             let mode = old.metadata().map_err(at(target))?.mode();
             io::copy(&mut old, out).map_err(at(target))?;
             // The combined file replaces the old one: keep its permission bits.
@@ -623,7 +896,7 @@ impl Vfs {
                 .map_err(at(target))?;
         }
         for part in parts {
-            let mut f = self.root.open(path::relative(part)).map_err(at(part))?;
+            let mut f = self.dir(part).open(self.rel(part)).map_err(at(part))?;
             io::copy(&mut f, out).map_err(at(part))?;
         }
         // On disk before the rename, so a crash cannot leave a short target in place.
@@ -636,11 +909,11 @@ impl Vfs {
     /// (statvfs f_bavail * f_frsize). A file is refused with NotADirectory. No permission
     /// is needed, as for CWD.
     pub fn free_space(&self, dir: &str) -> FsResult<u64> {
-        let rel = path::relative(dir);
+        let rel = self.rel(dir);
         let st = if rel == "." {
-            rustix::fs::fstatvfs(&self.root)
+            rustix::fs::fstatvfs(self.dir(dir))
         } else {
-            let d = self.root.open_dir(rel)?;
+            let d = self.dir(dir).open_dir(rel)?;
             rustix::fs::fstatvfs(&d)
         }
         .map_err(io::Error::from)?;

@@ -1,0 +1,212 @@
+//! The defender (issue 5, notes/CONTRACT.md "Accounts and limits": `common.defender`,
+//! `common.allowlist`): failed logins score against the source address; past the threshold
+//! the failing session gets 530 then `421 Too many failed logins: closing`, and new
+//! connections from that address get `421 Access denied: banned client IP` and are closed,
+//! until `ban_time` has passed. Another address is not affected, allow-listed addresses are
+//! never banned, bans survive SIGHUP, and each ban is logged (`ban remote=IP for Ns`).
+//!
+//! The servers use ban_time 0.05 minutes (3 s), threshold 3, score_invalid 2 (unknown user),
+//! score_valid 1 (wrong password), no login delays. Clients come from 127.0.0.1 and
+//! 127.0.0.2 (client sockets bound to it); waits are deadlines.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod limits_support;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::*;
+use limits_support::*;
+use serde_json::json;
+
+const BANNED: &str = "421 Access denied: banned client IP";
+const CLOSING: &str = "421 Too many failed logins: closing";
+/// How long a 3 s ban may take to lift, at most.
+const UNBAN_LIMIT: Duration = Duration::from_secs(20);
+
+fn defender_opts() -> ServerOpts {
+    ServerOpts::new().common(
+        "defender",
+        json!({
+            "enabled": true,
+            "driver": "memory",
+            "ban_time": 0.05,
+            "ban_time_increment": 100,
+            "threshold": 3,
+            "score_invalid": 2,
+            "score_valid": 1,
+            "score_limit_exceeded": 2,
+            "score_no_auth": 0,
+            "observation_time": 5,
+            "entries_soft_limit": 100,
+            "entries_hard_limit": 150,
+            "login_delay": {"success": 0, "password_failed": 0}
+        }),
+    )
+}
+
+/// One failed login on `c` that must not end the session.
+fn fail_once(c: &mut Ctrl, user: &str) {
+    let r = pass_reply(c, user, "wrong-password");
+    assert_eq!(r.code, 530, "failed login of {user}: {:?}", r.lines);
+    c.cmd("NOOP", 200);
+}
+
+/// Two unknown-user failures from `from` (2 + 2 points, past the threshold of 3): the
+/// second gets 530, then 421 and the connection closes.
+fn ban_from(s: &Server, from: IpAddr) {
+    let mut c = ctrl_from(from, s.addr);
+    fail_once(&mut c, "nobody");
+    c.cmd("USER nobody", 331);
+    c.send("PASS wrong-password");
+    let r = c.reply();
+    assert_eq!(r.code, 530, "the failing PASS itself: {:?}", r.lines);
+    let r = c.reply();
+    assert_eq!(
+        r.first(),
+        CLOSING,
+        "after the failure that bans: {:?}",
+        r.lines
+    );
+    c.expect_closed();
+}
+
+/// What a new connection from `from` gets first: Some(reply) (and for 421 the connection
+/// must close right after), or panics on an immediate close without a reply.
+fn first_reply_from(s: &Server, from: IpAddr) -> Reply {
+    let mut c = raw_from(from, s.addr);
+    let r = c
+        .try_reply()
+        .unwrap_or_else(|| panic!("connection from {from} closed without a reply"));
+    if r.code == 421 {
+        c.expect_closed();
+    }
+    r
+}
+
+fn assert_banned(s: &Server, from: IpAddr) {
+    let r = first_reply_from(s, from);
+    assert_eq!(
+        r.first(),
+        BANNED,
+        "a new connection from banned {from}: {:?}",
+        r.lines
+    );
+}
+
+fn assert_welcome(s: &Server, from: IpAddr) -> Ctrl {
+    let mut c = ctrl_from(from, s.addr);
+    let r = pass_reply(&mut c, USER, PASS);
+    assert_eq!(
+        r.code,
+        230,
+        "login from {from}: {:?}; log:\n{}",
+        r.lines,
+        s.log()
+    );
+    c
+}
+
+#[test]
+fn failed_logins_past_the_threshold_ban_the_address() {
+    let s = Server::start(defender_opts());
+    ban_from(&s, LOCAL_IP);
+    assert_banned(&s, LOCAL_IP);
+    assert_banned(&s, LOCAL_IP);
+    s.wait_log_line(&["ban remote=127.0.0.1 for 3s"]);
+}
+
+#[test]
+fn wrong_passwords_score_less_than_unknown_users() {
+    let s = Server::start(defender_opts());
+    // Two wrong passwords of a known user: 1 + 1 points, under the threshold.
+    let mut c = s.ftp_raw();
+    fail_once(&mut c, USER);
+    fail_once(&mut c, USER);
+    c.cmd("QUIT", 221);
+    c.expect_closed();
+    let r = first_reply_from(&s, LOCAL_IP);
+    assert_eq!(r.code, 220, "2 points of 3: not banned yet: {:?}", r.lines);
+    // An unknown user adds 2: past the threshold at once.
+    let mut c = s.ftp_raw();
+    c.cmd("USER nobody", 331);
+    c.send("PASS wrong-password");
+    assert_eq!(c.reply().code, 530);
+    assert_eq!(c.reply().first(), CLOSING);
+    c.expect_closed();
+    assert_banned(&s, LOCAL_IP);
+}
+
+#[test]
+fn a_banned_address_does_not_affect_another_one() {
+    let s = Server::start(defender_opts().file("a.txt", "A"));
+    ban_from(&s, LOCAL_IP);
+    assert_banned(&s, LOCAL_IP);
+    let mut c = assert_welcome(&s, OTHER_IP);
+    let d = open_data_from(&mut c, OTHER_IP);
+    assert_eq!(c.get_over(d, "RETR a.txt").unwrap(), b"A");
+    // Failures from the other address start from zero there.
+    fail_once(&mut c, USER);
+    assert_eq!(pass_reply(&mut c, USER, PASS).code, 230);
+    assert_banned(&s, LOCAL_IP);
+}
+
+#[test]
+fn allowlisted_addresses_are_never_banned() {
+    let s = Server::start(defender_opts().common("allowlist", json!(["127.0.0.1/32"])));
+    for _ in 0..4 {
+        let mut c = s.ftp_raw();
+        fail_once(&mut c, "nobody");
+        fail_once(&mut c, "nobody");
+        c.cmd("QUIT", 221);
+    }
+    let r = first_reply_from(&s, LOCAL_IP);
+    assert_eq!(r.code, 220, "allow-listed 127.0.0.1: {:?}", r.lines);
+    assert_welcome(&s, LOCAL_IP);
+    // The defender is on: the same failures ban 127.0.0.2.
+    ban_from(&s, OTHER_IP);
+    assert_banned(&s, OTHER_IP);
+    assert_welcome(&s, LOCAL_IP);
+}
+
+#[test]
+fn a_ban_lifts_after_ban_time_and_grows_the_next_time() {
+    let s = Server::start(defender_opts());
+    ban_from(&s, LOCAL_IP);
+    assert_banned(&s, LOCAL_IP);
+    wait_until(UNBAN_LIMIT, || {
+        (first_reply_from(&s, LOCAL_IP).code == 220).then_some(())
+    })
+    .unwrap_or_else(|| panic!("still banned after {UNBAN_LIMIT:?}; log:\n{}", s.log()));
+    // A real client logs in again.
+    let out = s.python_ok("ftp = login()\nprint(ftp.pwd())\nftp.quit()");
+    assert_eq!(lines(&out), ["/"]);
+    // ban_time_increment 100%: the second ban lasts 6 s.
+    ban_from(&s, LOCAL_IP);
+    assert_banned(&s, LOCAL_IP);
+    s.wait_log_line(&["ban remote=127.0.0.1 for 6s"]);
+}
+
+#[test]
+fn bans_survive_sighup() {
+    let s = Server::start(defender_opts());
+    ban_from(&s, LOCAL_IP);
+    sighup(&s);
+    assert_banned(&s, LOCAL_IP);
+    assert_welcome(&s, OTHER_IP);
+}
+
+#[test]
+fn failed_logins_with_the_defender_off_never_ban() {
+    let s = Server::default_started();
+    for _ in 0..4 {
+        let mut c = s.ftp_raw();
+        fail_once(&mut c, "nobody");
+        fail_once(&mut c, "nobody");
+        c.cmd("QUIT", 221);
+    }
+    let r = first_reply_from(&s, LOCAL_IP);
+    assert_eq!(r.code, 220, "{:?}", r.lines);
+    assert!(!s.log().contains("ban remote="), "{}", s.log());
+}

@@ -18,6 +18,13 @@
 //! connections must come from (passive) or go to (active) the control peer's address,
 //! which blocks FTP bounce and data theft. Passwords are never logged; unknown users cost
 //! the same bcrypt work as known ones.
+//!
+//! Started as root, the daemon binds its ports and then becomes an unprivileged user for
+//! good, before the first thread and the first client ([`privs`]); it will not serve as
+//! root unless told. A client's address is only ever taken from a PROXY header sent by a
+//! source the configuration trusts ([`proxy_proto`]), so a client cannot choose the address
+//! that IP filters and the data-connection check see. Log lines escape client strings
+//! ([`log`]).
 
 pub mod auth;
 pub mod cli;

@@ -225,9 +225,10 @@ fn admit(
         Ok(g) => g,
         Err(refusal) => {
             log::warn!("connection from {peer} refused: {refusal:?}");
-            server
-                .defender
-                .record(peer.ip(), crate::limits::defender::Event::LimitExceeded);
+            let event = crate::limits::defender::Event::LimitExceeded;
+            if let Some(ban) = server.defender.record(peer.ip(), event) {
+                crate::log::ban(peer.ip(), ban, "connection limits exceeded");
+            }
             let text = match refusal {
                 crate::limits::connections::Refusal::Total(n) => {
                     format!("421 Too many connections ({n}): try again later\r\n")

@@ -200,6 +200,11 @@ fn denied_protocols_ftp_refuses_the_login_other_protocols_do_not() {
     );
     let text = assert_login_refused(&s, "noftp", PASS);
     assert!(text.contains("FTP"), "the reason should name FTP: {text:?}");
+    let text = assert_login_refused(&s, "noftp", "wrong");
+    assert!(
+        !text.contains("FTP"),
+        "a wrong password must not reveal the account state: {text:?}"
+    );
     assert_login_ok(&s, "nossh", PASS);
 }
 

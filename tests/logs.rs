@@ -285,3 +285,60 @@ fn syslog_lines_parse_back() {
     // Nothing went to stderr.
     assert!(server.log().trim().is_empty(), "stderr: {}", server.log());
 }
+
+#[test]
+fn a_ban_is_logged_once_in_both_logs() {
+    let logs = tempfile::tempdir().unwrap();
+    let json = logs.path().join("events.jsonl");
+    let server = Server::start(
+        ServerOpts::new()
+            .arg(&format!("--json-log={}", json.display()))
+            .common(
+                "defender",
+                serde_json::json!({"enabled": true, "ban_time": 0.05, "threshold": 3,
+                    "score_invalid": 2, "score_valid": 1, "score_limit_exceeded": 1,
+                    "login_delay": {"success": 0, "password_failed": 0}}),
+            ),
+    );
+    // From 127.0.0.5, so the harness's own address is never banned.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(
+        &"127.0.0.5:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    sock.connect(&server.addr.into()).unwrap();
+    let mut c = common::Ctrl::from_stream(sock.into());
+    c.expect(220);
+    for _ in 0..2 {
+        c.cmd("USER nobody", 331);
+        c.cmd("PASS wrong", 530);
+    }
+    server.wait_log_line(&["ban remote=127.0.0.5 for 3s", "reason=\"failed logins\""]);
+    let bans: Vec<Value> = wait_until(SOON, || {
+        let b: Vec<Value> = read_lines(&json)
+            .iter()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["event"] == "ban")
+            .collect();
+        (!b.is_empty()).then_some(b)
+    })
+    .expect("no ban event in the JSON log");
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(
+        (&bans[0]["remote"], &bans[0]["secs"], &bans[0]["reason"]),
+        (
+            &Value::from("127.0.0.5"),
+            &Value::from(3),
+            &Value::from("failed logins")
+        )
+    );
+    let log = server.log();
+    assert_eq!(
+        log.lines().filter(|l| l.contains("ban remote=")).count(),
+        1,
+        "{log}"
+    );
+}

@@ -113,9 +113,10 @@ impl Session {
         {
             Ok(g) => g,
             Err(open) => {
-                self.server
-                    .defender
-                    .record(self.peer.ip(), Event::LimitExceeded);
+                let ip = self.peer.ip();
+                if let Some(ban) = self.server.defender.record(ip, Event::LimitExceeded) {
+                    crate::log::ban(ip, ban, "too many sessions");
+                }
                 return self.login_failed(&name, LoginError::TooManySessions(open));
             }
         };
@@ -199,11 +200,7 @@ impl Session {
         };
         let defender = &self.server.defender;
         if let Some(ban) = event.and_then(|ev| defender.record(self.peer.ip(), ev)) {
-            log::warn!(
-                "ban remote={} for {}s after failed logins",
-                self.peer.ip(),
-                ban.as_secs()
-            );
+            crate::log::ban(self.peer.ip(), ban, "failed logins");
         }
         if defender.config().enabled && event.is_some() {
             // Slows password guessing; only with the defender on, as in SFTPGo.

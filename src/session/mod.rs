@@ -306,9 +306,10 @@ impl Session {
             }
         }
         if !self.login_attempted {
-            self.server
-                .defender
-                .record(self.peer.ip(), crate::limits::defender::Event::NoAuth);
+            let event = crate::limits::defender::Event::NoAuth;
+            if let Some(ban) = self.server.defender.record(self.peer.ip(), event) {
+                crate::log::ban(self.peer.ip(), ban, "connections without a login");
+            }
         }
         log::debug!("session end remote={}", self.peer);
     }

@@ -212,6 +212,12 @@ fn admit(
     stream: &mut TcpStream,
     peer: SocketAddr,
 ) -> Option<crate::limits::connections::Guard> {
+    if let Some(why) = server.ip_refusal(peer.ip()) {
+        log::info!("connection from {peer} refused: {why}");
+        let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+        let _ = stream.write_all(b"421 Access denied\r\n");
+        return None;
+    }
     if let Some(left) = server.defender.banned(peer.ip()) {
         log::info!(
             "connection from {peer} refused: banned for {}s more",

@@ -55,6 +55,7 @@ impl Server {
             None
         };
         let defender = Defender::new(config.common.defender.clone());
+        defender.set_safelist(users.ip_lists.defender_safe.clone());
         Ok(Arc::new(Server {
             config,
             users: RwLock::new(Arc::new(users)),
@@ -89,6 +90,8 @@ impl Server {
                 }
                 let changes = user_changes(&self.users(), &users);
                 log::info!("reload: {} user(s) loaded{changes}", users.len());
+                self.defender
+                    .set_safelist(users.ip_lists.defender_safe.clone());
                 match self.users.write() {
                     Ok(mut u) => *u = Arc::new(users),
                     Err(poisoned) => *poisoned.into_inner() = Arc::new(users),
@@ -102,6 +105,20 @@ impl Server {
     pub fn reload_all(&self) {
         self.reload();
         crate::log::reopen();
+    }
+
+    /// Why a connection from `ip` is refused by the dump's IP lists, if it is: the
+    /// defender's block list, or `allowlist_status` 1 and not on the allow list.
+    pub fn ip_refusal(&self, ip: std::net::IpAddr) -> Option<&'static str> {
+        let ip = ip.to_canonical();
+        let users = self.users();
+        if users.ip_lists.blocked(ip) {
+            return Some("on the block list");
+        }
+        if self.config.common.allowlist_only && !users.ip_lists.allowed(ip) {
+            return Some("not on the allow list");
+        }
+        None
     }
 
     /// The current users (a snapshot: a reload swaps the whole set).

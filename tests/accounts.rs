@@ -833,3 +833,66 @@ fn password_cache_never_accepts_a_wrong_password() {
     }
     assert_login_ok(&s, USER, PASS);
 }
+
+// ---------------------------------------------------------------------------------------
+// The dump's ip_lists: checked at connect, before any greeting
+
+/// Sets the users file's `ip_lists` and reloads it.
+fn set_ip_lists(s: &Server, lists: Value) {
+    let mut doc: Value = serde_json::from_slice(&fs::read(&s.users_path).unwrap()).unwrap();
+    doc["ip_lists"] = lists;
+    fs::write(&s.users_path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    sighup(s);
+}
+
+/// The first line a connection from `local` gets.
+fn first_line_from(s: &Server, local: &str) -> String {
+    let to: std::net::SocketAddr = format!("{}:{}", s.host(), s.port()).parse().unwrap();
+    let mut c = raw_from(local.parse().unwrap(), to);
+    c.reply().lines.join("\n")
+}
+
+#[test]
+fn ip_lists_block_list_refuses_at_connect_and_other_addresses_still_work() {
+    let s = Server::start(ServerOpts::new());
+    set_ip_lists(
+        &s,
+        json!([{"ipornet": "127.0.0.2/32", "type": 2, "mode": 2, "protocols": 2}]),
+    );
+    let line = first_line_from(&s, "127.0.0.2");
+    assert!(line.starts_with("421 "), "blocked address greeted: {line}");
+    assert!(first_line_from(&s, "127.0.0.1").starts_with("220"));
+    s.wait_log("connection from 127.0.0.2");
+}
+
+#[test]
+fn ip_lists_entries_for_other_protocols_do_not_apply() {
+    let s = Server::start(ServerOpts::new());
+    // protocols 1 = SSH only.
+    set_ip_lists(
+        &s,
+        json!([{"ipornet": "127.0.0.2/32", "type": 2, "mode": 2, "protocols": 1}]),
+    );
+    assert!(first_line_from(&s, "127.0.0.2").starts_with("220"));
+}
+
+#[test]
+fn allowlist_status_admits_only_the_allow_list() {
+    // The allow list must be in the dump from the start: the harness connects from
+    // 127.0.0.1 to see the greeting.
+    let d = Dump::new();
+    let home = d.mkdir("home");
+    let mut u = user_json(USER);
+    u["home_dir"] = json!(home);
+    d.write(&[u], &[]);
+    let mut doc: Value = serde_json::from_slice(&fs::read(d.path()).unwrap()).unwrap();
+    doc["ip_lists"] = json!([{"ipornet": "127.0.0.1/32", "type": 1, "mode": 1, "protocols": 0}]);
+    fs::write(d.path(), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let s = Server::start(d.opts().common("allowlist_status", 1));
+    assert!(first_line_from(&s, "127.0.0.1").starts_with("220"));
+    let line = first_line_from(&s, "127.0.0.2");
+    assert!(
+        line.starts_with("421 "),
+        "address off the allow list greeted: {line}"
+    );
+}

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod folders;
 pub mod hash;
+pub mod ip_lists;
 pub mod login;
 pub mod permissions;
 pub mod user_limits;

@@ -95,6 +95,8 @@ impl User {
 #[derive(Debug, Default)]
 pub struct UserDb {
     users: HashMap<String, Arc<User>>,
+    /// The dump's `ip_lists`.
+    pub ip_lists: super::ip_lists::IpLists,
 }
 
 impl UserDb {
@@ -133,7 +135,8 @@ impl UserDb {
             }
             users.insert(user.username.clone(), Arc::new(user));
         }
-        Ok((UserDb { users }, warnings))
+        let ip_lists = super::ip_lists::IpLists::read(&root)?;
+        Ok((UserDb { users, ip_lists }, warnings))
     }
 }
 

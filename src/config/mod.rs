@@ -97,6 +97,8 @@ pub struct Common {
     pub max_per_host_connections: u32,
     /// `defender` and `allowlist`.
     pub defender: crate::limits::defender::DefenderConfig,
+    /// `allowlist_status` 1: only addresses on the dump's allow list (`ip_lists` type 1).
+    pub allowlist_only: bool,
     /// `proxy_protocol`, `proxy_allowed`, `proxy_skipped`.
     pub proxy: crate::proxy_proto::ProxyConfig,
 }
@@ -305,6 +307,7 @@ fn read_common(c: &Obj) -> Result<Common> {
         max_total_connections: c.int("max_total_connections", 0, 0, u32::MAX as i64)? as u32,
         max_per_host_connections: c.int("max_per_host_connections", 20, 0, u32::MAX as i64)? as u32,
         defender: defender::read(c)?,
+        allowlist_only: c.int("allowlist_status", 0, 0, 1)? == 1,
         proxy: read_proxy(c)?,
     })
 }

@@ -77,6 +77,8 @@ struct Host {
 
 pub struct Defender {
     cfg: DefenderConfig,
+    /// The users file's safelist (`ip_lists` type 2 mode 1), replaced on reload.
+    safelist: std::sync::RwLock<Vec<IpNet>>,
     hosts: Mutex<HashMap<IpAddr, Host>>,
 }
 
@@ -84,6 +86,7 @@ impl Defender {
     pub fn new(cfg: DefenderConfig) -> Defender {
         Defender {
             cfg,
+            safelist: std::sync::RwLock::new(Vec::new()),
             hosts: Mutex::new(HashMap::new()),
         }
     }
@@ -94,6 +97,17 @@ impl Defender {
 
     fn allowed(&self, ip: IpAddr) -> bool {
         self.cfg.allowlist.iter().any(|n| n.contains(ip))
+            || self
+                .safelist
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .any(|n| n.contains(ip))
+    }
+
+    /// Replaces the safelist from the users file (at start and on SIGHUP).
+    pub fn set_safelist(&self, nets: Vec<IpNet>) {
+        *self.safelist.write().unwrap_or_else(PoisonError::into_inner) = nets;
     }
 
     /// The time left on a ban of `ip`, if banned now.

@@ -24,17 +24,16 @@ MANS  = man/ferroftpd.8 man/ferroftpd.json.5
 # `make run`: a demo daemon on loopback.
 RUN_PORT ?= 2121
 
-# `make bench`: the shared harness (../shared/bench) against a daemon started here.
+# `make bench`: ferroftpd and the peer servers side by side in one run, plain and explicit
+# TLS, through the shared harness (bench/run.sh; peers from $(SHARED)/bench/peers, ferroftpd
+# from bench/peers/ferroftpd.sh). About 30 minutes on 2 cores. Quick runs:
+#   make bench BENCH_PEERS=pure-ftpd BENCH_SCENARIOS=retr-big,stor-big BENCH_REPEAT=1
+# BENCH_PEERS= (empty) runs ferroftpd alone. Results and the report: bench/results/.
 SHARED      ?= ../shared
-BENCH_PORT  ?= 2130
-BENCH_SCENARIOS ?= retr-big,stor-big,small-files,logins,list-big
-# The same bounds as the peers' baseline (bench/run_peers.sh in the shared folder).
-BENCH_OPTS  ?= --repeat 3 --max-seconds 150 --big-mib 1024 --small-sessions 8 \
-	--small-files 100 --login-workers 8 --login-count 500 --list-entries 10000
-# User ftpbench / ftpbench with the peers' hash: SHA-512-crypt, 5000 rounds, about 1.2 ms
-# a check (`openssl passwd -6 -salt ftpbenchsalt ftpbench`), so `logins` compares servers
-# rather than hash costs.
-BENCH_HASH = $$6$$ftpbenchsalt$$hebEXVvf8JderukzDI41v8dZb7l.b6emtiOdJqoyeOfEoOCn9dYNCq87kR/phA8FBvKTko7dmlzQuUEVn8SKm1
+BENCH_PEERS ?= vsftpd pure-ftpd proftpd pyftpdlib unftp
+BENCH_SCENARIOS ?= retr-big,stor-big,small-files,logins,list-big,idle-conns,sessions-10k
+BENCH_TLS   ?= none explicit
+BENCH_REPEAT ?= 3
 
 .PHONY: help build run test lint man bench install uninstall clean
 
@@ -45,7 +44,7 @@ help:
 	@echo '  make test       cargo test --all-targets, then make man'
 	@echo '  make lint       cargo fmt --check; cargo clippy --all-targets -D warnings'
 	@echo '  make man        mandoc -Tlint the manual pages'
-	@echo '  make bench      $(SHARED)/bench/ftpbench.py against a fresh daemon; bench/results/'
+	@echo '  make bench      ferroftpd vs the peer servers (../shared/bench), ratios; bench/results/'
 	@echo '  make install    binary, manual pages, sample config and service files (DESTDIR, PREFIX)'
 	@echo '  make uninstall  remove what install put there (configs are kept)'
 	@echo '  make clean      cargo clean; remove run/'
@@ -93,39 +92,9 @@ lint:
 man:
 	$(MANDOC) -Tlint -Wwarning $(MANS)
 
-# One daemon for all scenarios, on loopback, logging warnings only; stopped by its PID
-# however the run ends. The 1 GiB and 10,000-entry fixtures live in run/bench/home and are
-# removed at the end so the working tree does not keep them.
 bench: build
-	@test -f $(SHARED)/bench/ftpbench.py || \
-	  { echo "make bench: $(SHARED)/bench/ftpbench.py not found (set SHARED=...)" >&2; exit 1; }
-	@set -e; \
-	d="$$(pwd)/run/bench"; rm -rf "$$d"; mkdir -p "$$d/home" bench/results; \
-	printf '%s\n' '{"common": {"idle_timeout": 15, "max_total_connections": 0, "max_per_host_connections": 0},' \
-	  ' "ftpd": {"bindings": [{"address": "127.0.0.1", "port": $(BENCH_PORT)}],' \
-	  '  "passive_port_range": {"start": 31000, "end": 31999}},' \
-	  ' "data_provider": {"driver": "memory", "name": "users.json"}}' > "$$d/ferroftpd.json"; \
-	printf '{"users": [{"username": "ftpbench", "password": "%s", "status": 1, "home_dir": "%s", "permissions": {"/": ["*"]}}]}\n' \
-	  '$(BENCH_HASH)' "$$d/home" > "$$d/users.json"; \
-	root=""; [ "$$(id -u)" -ne 0 ] || root=--run-as-root; \
-	RUST_LOG=warn ./$(BIN) --config "$$d/ferroftpd.json" $$root 2> "$$d/ferroftpd.log" & pid=$$!; \
-	trap 'st=$$?; kill $$pid 2>/dev/null || :; wait $$pid 2>/dev/null || :; rm -rf "$$d/home"; exit $$st' EXIT; \
-	trap 'exit 130' INT TERM; \
-	i=0; until $(PYTHON) -c 'import socket; socket.create_connection(("127.0.0.1", $(BENCH_PORT)), 1).close()' 2>/dev/null; do \
-	  i=$$((i + 1)); \
-	  if [ $$i -gt 100 ] || ! kill -0 $$pid 2>/dev/null; then \
-	    echo "make bench: ferroftpd is not listening on 127.0.0.1:$(BENCH_PORT); its log:" >&2; \
-	    cat "$$d/ferroftpd.log" >&2; exit 1; \
-	  fi; \
-	  sleep 0.1; \
-	done; \
-	out="bench/results/ferroftpd-$$(date +%Y%m%d-%H%M%S).jsonl"; \
-	echo "ferroftpd PID $$pid on 127.0.0.1:$(BENCH_PORT); results -> $$out"; \
-	$(PYTHON) $(SHARED)/bench/ftpbench.py --host 127.0.0.1 --port $(BENCH_PORT) \
-	  --user ftpbench --password ftpbench --pid $$pid --label ferroftpd \
-	  --scenario $(BENCH_SCENARIOS) $(BENCH_OPTS) --out "$$out" > /dev/null; \
-	echo "done: $$out"; \
-	if [ -f $(SHARED)/bench/report.py ]; then $(PYTHON) $(SHARED)/bench/report.py "$$out"; fi
+	SHARED='$(SHARED)' BENCH_PEERS='$(BENCH_PEERS)' BENCH_SCENARIOS='$(BENCH_SCENARIOS)' \
+	  BENCH_TLS='$(BENCH_TLS)' BENCH_REPEAT='$(BENCH_REPEAT)' PYTHON='$(PYTHON)' bench/run.sh
 
 # The configuration is installed only when none is there, so an upgrade keeps the local one.
 # The users file goes in as users.json.sample only: its demo accounts have known passwords.

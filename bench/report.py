@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""The `make bench` report: ferroftpd against the best peer of the same run, per goal.
+
+usage: python3 bench/report.py [--log RUN.log] bench/results/bench-STAMP.jsonl [limits-STAMP.json]
+
+Reads ftpbench.py's JSON lines (records of one server, scenario and TLS mode are pooled,
+as the shared report.py does: idle-conns runs once per fresh server), prints
+
+1. the goal table: for each goal, ferroftpd's median, the best peer's median (which peer),
+   the ratio, the goal and whether it is met;
+2. the shared harness's full table (../shared/bench/report.py) for the details: min-max,
+   latencies, memory, CPU per GiB, resumed TLS sessions, noise, physical limits.
+
+Medians of the repetitions throughout; a ratio compares two medians of the same run.
+Standard library only.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections import OrderedDict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.environ.get("SHARED") or os.path.join(HERE, "..", "..", "shared")
+SHARED_REPORT = os.path.join(SHARED, "bench", "report.py")
+OURS = "ferroftpd"
+
+# (title, scenario, tls, metric, higher_is_better, goal kind, goal value)
+# goal kinds: "ratio" (ours / best peer, or best / ours when lower is better, >= value),
+# "max" (ours <= value), "all" (every connection alive).
+GOALS = [
+    ("RETR 1 GiB, plain (MB/s)", "retr-big", "none", "MB_per_s", True, "ratio", 1.0),
+    ("STOR 1 GiB, plain (MB/s)", "stor-big", "none", "MB_per_s", True, "ratio", 1.2),
+    ("RETR 1 GiB, explicit TLS (MB/s)", "retr-big", "explicit", "MB_per_s", True, "ratio", 2.0),
+    ("STOR 1 GiB, explicit TLS (MB/s)", "stor-big", "explicit", "MB_per_s", True, "ratio", 1.5),
+    ("small files 4 KiB up+down, plain (files/s)", "small-files", "none", "files_per_s", True, "ratio", 1.5),
+    ("small files, explicit TLS, session reuse (files/s)", "small-files", "explicit", "files_per_s", True,
+     "ratio", 2.0),
+    ("logins/s, plain (connect, USER, PASS, QUIT)", "logins", "none", "logins_per_s", True, "ratio", 1.5),
+    ("logins/s, explicit TLS (no goal)", "logins", "explicit", "logins_per_s", True, None, None),
+    ("LIST 10,000 entries, plain (s)", "list-big", "none", "LIST_s", False, "ratio", 2.0),
+    ("MLSD 10,000 entries, plain (s)", "list-big", "none", "MLSD_s", False, "ratio", 2.0),
+    ("LIST 10,000 entries, TLS (s)", "list-big", "explicit", "LIST_s", False, "ratio", 2.0),
+    ("MLSD 10,000 entries, TLS (s)", "list-big", "explicit", "MLSD_s", False, "ratio", 2.0),
+    ("idle session, PSS KiB @1000, plain", "idle-conns", "none", "pss_tree_kib_per_conn@1000", False, "max", 16),
+    ("idle session, PSS KiB @1000, TLS", "idle-conns", "explicit", "pss_tree_kib_per_conn@1000", False, "max", 32),
+    ("10,000 logged-in sessions, plain: alive", "idle-conns", "none", "alive@10000", True, "all", 10000),
+    ("10,000 logged-in sessions, TLS: alive", "idle-conns", "explicit", "alive@10000", True, "all", 10000),
+]
+
+
+def load(paths):
+    sys.path.insert(0, os.path.dirname(SHARED_REPORT))
+    sys.dont_write_bytecode = True  # the shared folder is not ours to write in
+    try:
+        from report import merge  # the shared harness's pooling of repetitions
+    except ImportError:
+        merge = None
+    recs, limits = [], None
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                d = json.loads(line)
+                if d.get("limits"):
+                    limits = d
+                elif "scenario" in d:
+                    recs.append(d)
+    by = OrderedDict()
+    for r in recs:
+        key = (r["scenario"], r["tls"])
+        d = by.setdefault(r["label"], {})
+        if key in d and merge:
+            d[key] = merge(d[key], r)
+        elif key not in d:
+            d[key] = r
+    return recs, by, limits
+
+
+def median(by, label, sc, tls, metric):
+    rec = by.get(label, {}).get((sc, tls))
+    if not rec or not rec.get("ok"):
+        return None, rec
+    st = rec.get("metrics", {}).get(metric)
+    if not st or not st.get("n"):
+        return None, rec
+    return st["median"], rec
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    if v >= 1:
+        return "%.2f" % v
+    return "%.3f" % v
+
+
+def spread(rec, metric):
+    st = (rec or {}).get("metrics", {}).get(metric) or {}
+    if not st.get("n"):
+        return ""
+    return " (%s-%s)" % (fmt(st["min"]), fmt(st["max"]))
+
+
+def goal_table(by, limits):
+    peers = [label for label in by if label != OURS]
+    out = ["| goal | best peer (median) | ferroftpd median (min-max) | ratio | goal | met |",
+           "|---|---|---|---|---|---|"]
+    for title, sc, tls, metric, higher, kind, value in GOALS:
+        ours, rec = median(by, OURS, sc, tls, metric)
+        if rec is None and kind != "all":
+            continue
+        cands = []
+        for p in peers:
+            v, _ = median(by, p, sc, tls, metric)
+            if v is not None and v > 0:
+                cands.append((v, p))
+        best = (max(cands) if higher else min(cands)) if cands else None
+        ratio = None
+        if ours is not None and best and ours > 0:
+            ratio = ours / best[0] if higher else best[0] / ours
+        best_s = "%s %s" % (best[1], fmt(best[0])) if best else "-"
+        if kind == "all":
+            if rec is None:
+                continue
+            runs = [x for x in rec.get("runs", []) if x.get("requested") == value]
+            errs = sum(x.get("open_errors", 0) or 0 for x in runs)
+            ours_s = "%s of %d alive, %d refused or failed" % (fmt(ours), value, errs) if runs else "not run"
+            met = "yes" if ours is not None and ours >= value and errs == 0 else "no"
+            out.append("| %s | - | %s | - | all %d, none refused | %s |" % (title, ours_s, value, met))
+            continue
+        ours_s = fmt(ours) + spread(rec, metric)
+        ratio_s = "%.2fx" % ratio if ratio is not None else "-"
+        if kind == "ratio":
+            goal_s = (">= %.1fx" % value) if higher else ("<= %.1fx the time" % (1 / value))
+            met = "-" if ratio is None else ("yes" if ratio >= value else "no")
+            if sc == "retr-big" and tls == "none":
+                vs, _ = median(by, "vsftpd", sc, tls, metric)
+                lo = (limits or {}).get("loopback_tcp_iperf3_1stream", {}).get("median")
+                extra = []
+                if vs and ours:
+                    extra.append("%.2fx vsftpd" % (ours / vs))
+                if lo and ours:
+                    extra.append("%.0f%% of loopback iperf3 (%s)" % (100 * ours / lo, fmt(lo)))
+                if extra:
+                    ratio_s += "; " + "; ".join(extra)
+                goal_s = ">= 1.0x vsftpd, >= 95% of loopback"
+                ok = [ours is not None and vs is not None and ours >= vs]
+                if lo:
+                    ok.append(ours is not None and ours >= 0.95 * lo)
+                met = "yes" if all(ok) else "no"
+        elif kind == "max":
+            goal_s = "<= %g" % value
+            met = "-" if ours is None else ("yes" if ours <= value else "no")
+        else:
+            goal_s, met = "-", "-"
+        out.append("| %s | %s | %s | %s | %s | %s |" % (title, best_s, ours_s, ratio_s, goal_s, met))
+    return "\n".join(out)
+
+
+def header(recs, limits, log):
+    dates = sorted(r["date"] for r in recs if r.get("date"))
+    m = next((r.get("machine") for r in recs if r.get("machine")), {}) or {}
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(f.readline().split()[1])
+        mem = ", %.0f GiB" % (kib / 1048576)
+    except (OSError, ValueError, IndexError):
+        pass
+    lines = ["Run: %s to %s (UTC). Machine: %s CPUs%s, Linux %s, Python %s, %s." % (
+        dates[0] if dates else "?", dates[-1] if dates else "?", m.get("cpus", "?"), mem,
+        m.get("kernel", "?"), m.get("python", "?"), (m.get("curl") or "curl ?").split(" (")[0])]
+    loads = sorted({" ".join(r.get("loadavg_at_start", [])) for r in recs if r.get("loadavg_at_start")})
+    if loads:
+        lines.append("Load average at the start of each server's runs: %s." % ", ".join(loads[:12]))
+    if log and os.path.exists(log):
+        with open(log) as f:
+            skipped = [ln.strip() for ln in f if ln.startswith("skipped:") or "install failed" in ln]
+        lines.extend(skipped)
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--log", help="the run's log (for skipped peers)")
+    ap.add_argument("files", nargs="+")
+    a = ap.parse_args()
+    recs, by, limits = load(a.files)
+    print(header(recs, limits, a.log))
+    print()
+    print("Ratios are ferroftpd's median over the best peer's median in the same run (for times:"
+          " the best peer's time over ferroftpd's, so higher is better everywhere).")
+    print()
+    print(goal_table(by, limits))
+    if os.path.exists(SHARED_REPORT):
+        print()
+        print("Every server, every metric (the shared harness's report.py):")
+        print()
+        sys.stdout.flush()
+        subprocess.run([sys.executable, SHARED_REPORT] + a.files, check=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# `make bench`: ferroftpd and the peer servers side by side in one run, through the shared
+# harness (../shared/bench: ftpbench.py, peers/*.sh, limit.sh), then a report with the ratio
+# of ferroftpd to the best peer per goal (bench/report.py).
+#
+# For each server in turn, and each TLS mode (plain, explicit TLS):
+#   - one freshly started server for retr-big, stor-big, small-files, logins, list-big
+#     (--repeat BENCH_REPEAT);
+#   - idle-conns BENCH_REPEAT times, each on a freshly started server (memory grown by
+#     earlier load would otherwise be reused and show as ~0 KiB per connection);
+#   - ferroftpd only: sessions-10k, 10,000 logged-in sessions held on one fresh server.
+# Every server is stopped by its PID (the peer scripts' stop), however the run ends.
+#
+# Environment (all optional):
+#   BENCH_PEERS="vsftpd pure-ftpd proftpd pyftpdlib unftp"   peers to run ("" = ferroftpd alone)
+#   BENCH_SCENARIOS=retr-big,stor-big,small-files,logins,list-big,idle-conns,sessions-10k
+#   BENCH_TLS="none explicit"     BENCH_REPEAT=3     BENCH_LIMITS=1 (0: skip limit.sh)
+#   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
+#   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
+#   SHARED=../shared   STAMP=YYYYmmdd-HHMM
+# Results: bench/results/bench-STAMP.jsonl (+ limits-STAMP.json, report-STAMP.md).
+set -uo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="$(cd "${SHARED:-$REPO/../shared}" && pwd)" || { echo "bench: no shared folder" >&2; exit 1; }
+export SHARED
+BENCH="$SHARED/bench"
+[ -f "$BENCH/ftpbench.py" ] || { echo "bench: $BENCH/ftpbench.py not found (set SHARED=...)" >&2; exit 1; }
+PY="${PYTHON:-python3}"
+PEERS="${BENCH_PEERS-vsftpd pure-ftpd proftpd pyftpdlib unftp}"
+SERVERS="${BENCH_SERVERS:-ferroftpd $PEERS}"
+SCENARIOS=",${BENCH_SCENARIOS:-retr-big,stor-big,small-files,logins,list-big,idle-conns,sessions-10k},"
+TLS_MODES="${BENCH_TLS:-none explicit}"
+REPEAT="${BENCH_REPEAT:-3}"
+STAMP="${STAMP:-$(date -u +%Y%m%d-%H%M)}"
+RESULTS="$REPO/bench/results"
+mkdir -p "$RESULTS"
+OUT="$RESULTS/bench-$STAMP.jsonl"
+LIMITS="$RESULTS/limits-$STAMP.json"
+LOG="$RESULTS/bench-$STAMP.log"
+# The peers' baseline bounds (run_peers.sh), with the repetitions from BENCH_REPEAT.
+OPTS="--max-seconds 150 --big-mib 1024 --small-sessions 8 --small-files 100 --login-workers 8
+      --login-count 500 --idle-conns 500,1000 --idle-hold 5 --list-entries 10000 ${BENCH_OPTS:-}"
+common=(--host 127.0.0.1 --user ftpbench --password ftpbench --cafile "$BENCH/peers/tmp/cert.pem")
+
+script_of() {
+    if [ "$1" = ferroftpd ]; then echo "$REPO/bench/peers/ferroftpd.sh"; else echo "$BENCH/peers/$1.sh"; fi
+}
+running=""
+cleanup() {
+    [ -n "$running" ] && "$(script_of "$running")" stop >&2 2>/dev/null
+    running=""
+}
+trap 'cleanup; exit 130' INT TERM
+trap cleanup EXIT
+start() {   # prints "PID PORT"
+    local line
+    line="$("$(script_of "$1")" start)" || return 1
+    running="$1"
+    echo "$line" >&2
+    echo "$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line") $(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line")"
+}
+stop() { "$(script_of "$1")" stop >&2; running=""; }
+has() { [[ "$SCENARIOS" == *",$1,"* ]]; }
+bench() {   # LABEL PID PORT TLS TIMEOUT ftpbench-args...
+    local label="$1" pid="$2" port="$3" tls="$4" limit="$5"; shift 5
+    # shellcheck disable=SC2086
+    timeout "$limit" "$PY" "$BENCH/ftpbench.py" "${common[@]}" --port "$port" --tls "$tls" \
+        --pid "$pid" --label "$label" $OPTS "$@" --out "$OUT" >/dev/null
+}
+
+{
+echo "bench $STAMP: servers: $SERVERS; TLS: $TLS_MODES; repeat $REPEAT; scenarios ${SCENARIOS//,/ }"
+echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$LOG" >&2
+
+if [ "${BENCH_LIMITS:-1}" != 0 ]; then
+    "$BENCH/limit.sh" | tee "$RESULTS/limits-$STAMP.txt" >&2
+    tail -n 1 "$RESULTS/limits-$STAMP.txt" > "$LIMITS"
+fi
+
+main=""
+for s in retr-big stor-big small-files logins list-big; do has "$s" && main="$main,$s"; done
+main="${main#,}"
+skipped=()
+for p in $SERVERS; do
+    sc="$(script_of "$p")"
+    if [ ! -x "$sc" ]; then skipped+=("$p (no script)"); continue; fi
+    "$sc" stop >/dev/null 2>&1 || true
+    echo "=== $p $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+    if ! "$sc" install >>"$LOG" 2>&1; then
+        echo "$p: install failed (see $LOG); continuing without it" | tee -a "$LOG" >&2
+        skipped+=("$p (install failed)")
+        continue
+    fi
+    for tls in $TLS_MODES; do
+        if [ -n "$main" ]; then
+            info="$(start "$p")" || { skipped+=("$p $tls (start failed)"); continue; }
+            read -r pid port <<<"$info"
+            bench "$p" "$pid" "$port" "$tls" 1500 --scenario "$main" --repeat "$REPEAT" 2>>"$LOG"
+            stop "$p"
+        fi
+        if has idle-conns; then
+            for _ in $(seq 1 "$REPEAT"); do
+                info="$(start "$p")" || { skipped+=("$p $tls idle (start failed)"); break; }
+                read -r pid port <<<"$info"
+                bench "$p" "$pid" "$port" "$tls" 600 --scenario idle-conns --repeat 1 2>>"$LOG"
+                stop "$p"
+            done
+        fi
+        if has sessions-10k && [ "$p" = ferroftpd ]; then
+            info="$(start "$p")" || { skipped+=("$p $tls 10k (start failed)"); continue; }
+            read -r pid port <<<"$info"
+            bench "$p" "$pid" "$port" "$tls" 600 --scenario idle-conns --repeat 1 \
+                --idle-conns 10000 --idle-hold 10 --max-seconds 400 2>>"$LOG"
+            stop "$p"
+        fi
+    done
+done
+[ ${#skipped[@]} -eq 0 ] || echo "skipped: ${skipped[*]}" | tee -a "$LOG" >&2
+REPORT="$RESULTS/report-$STAMP.md"
+args=("$OUT")
+[ -s "$LIMITS" ] && args+=("$LIMITS")
+"$PY" "$REPO/bench/report.py" --log "$LOG" "${args[@]}" > "$REPORT"
+cat "$REPORT"
+echo "results: $OUT; report: $REPORT" >&2

@@ -896,3 +896,27 @@ fn allowlist_status_admits_only_the_allow_list() {
         "address off the allow list greeted: {line}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Users this server cannot serve as SFTPGo would: loaded, warned about, refused
+
+#[test]
+fn users_on_other_storage_or_needing_a_password_change_cannot_log_in() {
+    let s = Server::start(ServerOpts::new());
+    edit_users(&s, |users| {
+        let mut s3 = user_mut(users, USER).clone();
+        s3["username"] = json!("ons3");
+        s3["filesystem"] = json!({"provider": 1});
+        let mut change = user_mut(users, USER).clone();
+        change["username"] = json!("mustchange");
+        change["filters"] = json!({"require_password_change": true});
+        users.push(s3);
+        users.push(change);
+    });
+    sighup(&s);
+    s.wait_log("filesystem.provider 1 is not served");
+    s.wait_log("require_password_change");
+    assert_login_refused(&s, "ons3", PASS);
+    assert_login_refused(&s, "mustchange", PASS);
+    assert_login_ok(&s, USER, PASS);
+}

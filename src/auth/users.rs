@@ -178,6 +178,28 @@ fn read_user(
     }
 
     let status = u.int("status", 0, i64::MIN, i64::MAX)?;
+    // Users this server cannot serve as SFTPGo would are loaded unable to log in, rather
+    // than served differently (an S3 user from the local home_dir, say).
+    let mut refuse = |why: &str| {
+        warnings.push(format!(
+            "{}: {who}: {why}: this user cannot log in",
+            u.file().display()
+        ));
+    };
+    let provider = u.obj("filesystem")?.int("provider", 0, 0, 99)?;
+    let mut servable = true;
+    if provider != 0 {
+        refuse(&format!("filesystem.provider {provider} is not served (only the local filesystem, 0)"));
+        servable = false;
+    }
+    if u.obj("filters")?.boolean("require_password_change", false)? {
+        refuse("filters.require_password_change is set (SFTPGo refuses FTP logins then)");
+        servable = false;
+    }
+    if u.obj("filters")?.boolean("is_anonymous", false)? {
+        refuse("filters.is_anonymous is not supported");
+        servable = false;
+    }
     let owner_id = |key: &str| -> Result<Option<u32>, ConfigError> {
         let v = u.int(key, 0, i64::MIN, i64::MAX)?;
         Ok(u32::try_from(v)
@@ -302,7 +324,7 @@ fn read_user(
     Ok(User {
         username,
         password_hash: password,
-        enabled: status == 1,
+        enabled: status == 1 && servable,
         expires: (expiration_ms > 0)
             .then(|| UNIX_EPOCH + Duration::from_millis(expiration_ms as u64)),
         home_dir,

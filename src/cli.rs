@@ -10,6 +10,7 @@ pub const USAGE: &str = "usage: ferroftpd [-dn] [-c file] [-u user] [-g group] [
                  [--syslog-facility name] [--syslog-socket path]
                  [--xferlog file] [--json-log file]
        ferroftpd hash-password
+       ferroftpd acme [-d] [-c file] [-u user] [-g group]
        ferroftpd --version
 
   -c, --config FILE        configuration file (default /usr/local/etc/ferroftpd/ferroftpd.json)
@@ -27,7 +28,8 @@ pub const USAGE: &str = "usage: ferroftpd [-dn] [-c file] [-u user] [-g group] [
       --json-log FILE      append logins, failed logins, transfers and bans as JSON lines
   -v, --version            print the version and exit
   -h, --help               print this help and exit
-  hash-password            read a password on standard input, print its bcrypt hash";
+  hash-password            read a password on standard input, print its bcrypt hash
+  acme                     obtain or renew the ACME certificates that need it, then exit";
 
 /// The longest grace period `--grace` takes (an hour).
 const MAX_GRACE: u64 = 3600;
@@ -37,6 +39,8 @@ pub enum Mode {
     Serve,
     CheckConfig,
     HashPassword,
+    /// `acme`: obtain or renew the ACME certificates once.
+    Acme,
     Version,
     Help,
 }
@@ -140,6 +144,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
             "--version" => opts.mode = Mode::Version,
             "--help" => opts.mode = Mode::Help,
             "hash-password" => opts.mode = Mode::HashPassword,
+            "acme" => opts.mode = Mode::Acme,
             // Grouped short flags without values: -d, -n, -v, -h.
             s if s.len() > 1
                 && s.starts_with('-')
@@ -167,6 +172,14 @@ mod tests {
 
     fn p(a: &[&str]) -> Result<Options, String> {
         parse(a.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn acme_subcommand() {
+        let o = p(&["acme", "--config", "/x.json", "-u", "ftp"]).unwrap();
+        assert_eq!(o.mode, Mode::Acme);
+        assert_eq!(o.config, PathBuf::from("/x.json"));
+        assert_eq!(o.user.as_deref(), Some("ftp"));
     }
 
     #[test]

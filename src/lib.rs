@@ -26,6 +26,7 @@
 //! that IP filters and the data-connection check see. Log lines escape client strings
 //! ([`log`]).
 
+pub mod acme;
 pub mod auth;
 pub mod cli;
 pub mod cmd;

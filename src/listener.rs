@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Worker stack: sessions do not recurse; bcrypt and listings use the heap.
-const WORKER_STACK: usize = 256 << 10;
+pub const WORKER_STACK: usize = 256 << 10;
 
 /// Binds every configured address. Errors name the binding.
 pub fn bind_all(server: &Server) -> Result<Vec<TcpListener>, String> {
@@ -69,12 +69,23 @@ pub fn run(
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
     let mut events = Events::with_capacity(64);
+    // Listeners whose accept failed (out of descriptors): the poll is edge-triggered and
+    // would not report the connections still waiting, so they are retried on a timer.
+    let mut retry: Vec<usize> = Vec::new();
     loop {
-        if let Err(e) = poll.poll(&mut events, None) {
+        let wait = (!retry.is_empty()).then_some(ACCEPT_RETRY);
+        if let Err(e) = poll.poll(&mut events, wait) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             return Err(e);
+        }
+        for idx in std::mem::take(&mut retry) {
+            if let Some(listener) = listeners.get(idx) {
+                if !accept_ready(&server, idx, listener) {
+                    retry.push(idx);
+                }
+            }
         }
         for ev in events.iter() {
             if ev.token() == SIGNALS {
@@ -98,7 +109,9 @@ pub fn run(
             let Some(listener) = listeners.get(idx) else {
                 continue;
             };
-            accept_ready(&server, idx, listener);
+            if !accept_ready(&server, idx, listener) && !retry.contains(&idx) {
+                retry.push(idx);
+            }
         }
     }
 }
@@ -151,20 +164,23 @@ fn drain(
 
 /// How often the stop looks whether the last session has gone.
 const STOP_TICK: Duration = Duration::from_millis(100);
+/// How soon a listener whose accept failed is tried again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
-fn accept_ready(server: &Arc<Server>, binding: usize, listener: &TcpListener) {
+/// Accepts every waiting connection; false if accept failed (EMFILE and friends), so the
+/// caller tries again soon.
+fn accept_ready(server: &Arc<Server>, binding: usize, listener: &TcpListener) -> bool {
     loop {
         match listener.accept() {
             Ok((stream, peer)) => {
                 let std_stream = TcpStream::from(std::os::fd::OwnedFd::from(stream));
                 hand_off(server, binding, std_stream, peer);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                // EMFILE and friends: log and let the poll wake us again.
                 log::error!("accept: {e}");
-                return;
+                return false;
             }
         }
     }

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Mode::HashPassword => return hash_password(),
+        Mode::Acme => return acme_once(&opts),
         Mode::Serve | Mode::CheckConfig => {}
     }
     let check_only = opts.mode == Mode::CheckConfig;
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
     }
     let syslog = log_opts.syslog.is_some();
 
-    let (config, users) = match load(&opts.config, check_only) {
+    let (mut config, users) = match load(&opts.config, check_only) {
         Ok(x) => x,
         Err(e) => {
             fatal(&e, syslog);
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
         user: opts.user.as_deref(),
         group: opts.group.as_deref(),
         run_as_root: check_only || opts.run_as_root || run_as_root_env(),
-        port_20: !config.ftpd.active_transfers_port_non_20,
+        port_20: !config.ftpd.active_transfers_port_non_20 || acme_bind_cap(&config),
     }) {
         Ok(p) => p,
         Err(e) => {
@@ -72,6 +73,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // ACME: a certificate is obtained now if none is usable, before the TLS material is
+    // loaded and before the privilege drop, which needs a single thread: the order's
+    // responder threads are joined before at_start returns.
+    if check_only {
+        if let Some(note) = ferroftpd::acme::pending_for_check(&mut config) {
+            eprintln!("ferroftpd: note: {note}");
+        }
+    } else if let Some(acme) = &config.acme {
+        if let Err(e) = ferroftpd::acme::at_start(acme) {
+            fatal(&e, syslog);
+            return ExitCode::from(1);
+        }
+    }
     // Built before the check-only exit so certificates and keys are checked too.
     let server = match server::Server::new(config, users) {
         Ok(s) => s,
@@ -104,6 +118,13 @@ fn main() -> ExitCode {
     };
     match &plan {
         Plan::Drop(t) => {
+            // The renewal thread writes the ACME files as the service user.
+            if let Some(acme) = &server.config.acme {
+                if let Err(e) = ferroftpd::acme::store::give_to(acme, t.uid, t.gid) {
+                    fatal(&format!("acme: {e}"), syslog);
+                    return ExitCode::from(1);
+                }
+            }
             if let Err(e) = privs::drop_to(t) {
                 fatal(&e, syslog);
                 return ExitCode::from(1);
@@ -113,16 +134,30 @@ fn main() -> ExitCode {
                 t.user,
                 t.uid,
                 t.gid,
-                if t.keep_port_20 {
-                    ", keeping CAP_NET_BIND_SERVICE for active transfers from port 20"
-                } else {
-                    ""
+                match (
+                    t.keep_port_20,
+                    server.config.ftpd.active_transfers_port_non_20,
+                ) {
+                    (false, _) => "",
+                    (true, false) =>
+                        ", keeping CAP_NET_BIND_SERVICE for active transfers from port 20",
+                    (true, true) => ", keeping CAP_NET_BIND_SERVICE for the ACME challenge port",
                 }
             );
             warn_unowned(&server);
         }
         Plan::StayRoot => log::warn!("serving as root, as asked (--run-as-root)"),
         Plan::Stay => {}
+    }
+    if let Some(acme) = server.config.acme.clone() {
+        let s = std::sync::Arc::clone(&server);
+        if let Err(e) = ferroftpd::acme::spawn_renewal(acme, move || s.reload_tls()) {
+            fatal(
+                &format!("acme: cannot start the renewal thread: {e}"),
+                syslog,
+            );
+            return ExitCode::from(1);
+        }
     }
     let r = listener::run(server, listeners, opts.grace);
     drop(pid_file);
@@ -141,6 +176,93 @@ fn fatal(e: &dyn std::fmt::Display, syslog: bool) {
     eprintln!("ferroftpd: {e}");
     if syslog {
         log::error!("{e}");
+    }
+}
+
+/// A challenge port below 1024 (HTTP-01's default is 80) must still be bindable by the
+/// renewal thread after a privilege drop: on Linux the drop keeps CAP_NET_BIND_SERVICE for
+/// it, as for port 20. Elsewhere there is no such capability, and the startup log says so.
+fn acme_bind_cap(config: &Config) -> bool {
+    let low = config
+        .acme
+        .as_ref()
+        .map(|a| a.privileged_ports())
+        .unwrap_or_default();
+    if low.is_empty() {
+        return false;
+    }
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        return true;
+    }
+    log::warn!(
+        "acme: challenge port(s) {low:?} need root after a privilege drop on this system: renewals will fail to bind them; use http01_challenge.webroot, a port above 1023, or --run-as-root"
+    );
+    false
+}
+
+/// `ferroftpd acme`: obtains or renews, once, the ACME certificates that need it. With
+/// `--user` (run as root) the files are given to that user, for the daemon that renews as
+/// that user. Exit status 0 when each certificate was obtained or was not due, else 1.
+fn acme_once(opts: &cli::Options) -> ExitCode {
+    let log_opts = ferroftpd::log::Options {
+        debug: opts.debug,
+        ..Default::default()
+    };
+    if let Err(e) = ferroftpd::log::init(&log_opts) {
+        eprintln!("ferroftpd: {e}");
+        return ExitCode::from(1);
+    }
+    let (config, warnings) = match Config::load(&opts.config) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("ferroftpd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    let Some(acme) = &config.acme else {
+        eprintln!(
+            "ferroftpd: {}: acme.domains is empty: ACME is off, nothing to do",
+            opts.config.display()
+        );
+        return ExitCode::from(1);
+    };
+    let owner = match opts.user.as_deref() {
+        None => None,
+        Some(user) => match privs::plan(&privs::Request {
+            user: Some(user),
+            group: opts.group.as_deref(),
+            run_as_root: true,
+            port_20: false,
+        }) {
+            Ok(Plan::Drop(t)) => Some((t.uid, t.gid)),
+            Ok(_) => None,
+            Err(e) => {
+                eprintln!("ferroftpd: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let result = ferroftpd::acme::run_once(acme).and_then(|n| {
+        if let Some((uid, gid)) = owner {
+            ferroftpd::acme::store::give_to(acme, uid, gid)?;
+        }
+        Ok(n)
+    });
+    match result {
+        Ok(n) => {
+            println!(
+                "ferroftpd: acme: {n} certificate(s) obtained, {} checked",
+                acme.domains.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ferroftpd: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

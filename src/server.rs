@@ -72,17 +72,7 @@ impl Server {
     /// SIGHUP: certificates, keys, CAs and CRLs of every binding, then the users file. What
     /// fails to load keeps its old version; each outcome is logged.
     pub fn reload(&self) {
-        for (b, ctx) in self.config.ftpd.bindings.iter().zip(&self.tls) {
-            if let Some(ctx) = ctx {
-                match ctx.reload() {
-                    Ok(()) => log::info!("reload: binding {}: TLS material reloaded", b.name),
-                    Err(e) => log::error!(
-                        "reload: binding {}: keeping the old TLS material: {e}",
-                        b.name
-                    ),
-                }
-            }
-        }
+        self.reload_tls();
         match UserDb::load(&self.config.provider) {
             Ok((users, warnings)) => {
                 for w in warnings {
@@ -98,6 +88,23 @@ impl Server {
                 }
             }
             Err(e) => log::error!("reload: keeping the old users: {e}"),
+        }
+    }
+
+    /// Every binding's certificate, key, CAs and CRLs, read again and put in force for new
+    /// connections: SIGHUP's TLS part, and what the ACME renewal thread calls after a new
+    /// certificate. What fails to load keeps its old version; each outcome is logged.
+    pub fn reload_tls(&self) {
+        for (b, ctx) in self.config.ftpd.bindings.iter().zip(&self.tls) {
+            if let Some(ctx) = ctx {
+                match ctx.reload() {
+                    Ok(()) => log::info!("reload: binding {}: TLS material reloaded", b.name),
+                    Err(e) => log::error!(
+                        "reload: binding {}: keeping the old TLS material: {e}",
+                        b.name
+                    ),
+                }
+            }
         }
     }
 

@@ -5,8 +5,8 @@
 //! last session has gone, or the grace period is over, the process exits; a second SIGTERM
 //! or SIGINT exits at once.
 //!
-//! Every session registers here ([`Lifecycle::register`]) with a clone of its control
-//! socket and a small state, so the stop can reach the idle ones: it shuts the reading half
+//! Every session registers here ([`Lifecycle::register`]) with a shared handle on its
+//! control socket (not a duplicate: one descriptor per session) and a small state, so the stop can reach the idle ones: it shuts the reading half
 //! of their socket, which wakes the thread blocked reading a command. The state is changed
 //! under one lock by both sides, so a session that has just read a command either runs it
 //! before the stop looks (and is left to finish), or sees that it is closing and runs
@@ -33,7 +33,7 @@ enum State {
 }
 
 struct Slot {
-    sock: TcpStream,
+    sock: Arc<TcpStream>,
     state: Arc<Mutex<State>>,
 }
 
@@ -63,11 +63,11 @@ impl Lifecycle {
     }
 
     /// Registers a session by its control socket.
-    pub fn register(self: &Arc<Self>, sock: &TcpStream) -> io::Result<Activity> {
+    pub fn register(self: &Arc<Self>, sock: &Arc<TcpStream>) -> io::Result<Activity> {
         let state = Arc::new(Mutex::new(State::Idle));
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let slot = Slot {
-            sock: sock.try_clone()?,
+            sock: Arc::clone(sock),
             state: Arc::clone(&state),
         };
         lock(&self.sessions).insert(id, slot);
@@ -160,9 +160,9 @@ mod tests {
     fn idle_sessions_are_woken_busy_ones_finish() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let _c1 = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (s1, _) = l.accept().unwrap();
+        let s1 = Arc::new(l.accept().unwrap().0);
         let _c2 = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (s2, _) = l.accept().unwrap();
+        let s2 = Arc::new(l.accept().unwrap().0);
         let lc = Lifecycle::new();
         let a1 = lc.register(&s1).unwrap();
         let a2 = lc.register(&s2).unwrap();
@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(lc.stop(), (1, 1));
         // The idle one reads end-of-file at once and may not start anything.
         let mut buf = [0u8; 1];
-        assert_eq!((&s1).read(&mut buf).unwrap(), 0);
+        assert_eq!((&*s1).read(&mut buf).unwrap(), 0);
         assert!(a1.closing() && !a1.begin());
         // The busy one finishes its command, then must close.
         assert!(!a2.end());

@@ -15,9 +15,8 @@ impl Session {
             return self.reply(ReplyCode::BadSequence, "AUTH must come before login");
         }
         self.reply(ReplyCode::AuthOk, "AUTH TLS ok: starting TLS")?;
-        if let Err(e) = self.start_tls() {
-            log::error!("TLS for {}: {e}", self.peer);
-            // The client now expects a handshake; nothing sensible can follow.
+        if !self.start_tls_aside() {
+            // The client expected a handshake; nothing sensible can follow a failed one.
             self.control_lost = true;
         }
         Ok(())

@@ -436,7 +436,7 @@ impl Session {
             }
         };
         if !self.data_tls() {
-            return Ok(Some(Stream::Plain(sock)));
+            return Ok(Some(Stream::plain(sock)));
         }
         match self.secure_data(sock) {
             Ok(stream) => Ok(Some(stream)),
@@ -459,10 +459,10 @@ impl Session {
         let Some(tls) = &self.tls else {
             return Err("TLS is not on for this session".into());
         };
-        let conn = crate::tls::server_connection(&tls.config, &tls.token)
+        let conn = crate::tls::server_connection(&tls.data_config, &tls.token)
             .map_err(|e| format!("TLS setup failed: {e}"))?;
         let token = tls.token;
-        let mut stream = Stream::Tls(Box::new(rustls::StreamOwned::new(conn, sock)));
+        let mut stream = Stream::tls_data(conn, sock);
         stream
             .handshake(Instant::now() + data::CONNECT_TIMEOUT)
             .map_err(|e| format!("TLS handshake on the data connection failed: {e}"))?;

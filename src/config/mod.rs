@@ -1,10 +1,12 @@
-//! The configuration: SFTPGo's `ftpd`, `common` and `data_provider` sections, read from one
-//! JSON file into a checked [`Config`]. Defaults are SFTPGo's and live in this file only.
+//! The configuration: SFTPGo's `ftpd`, `common`, `data_provider` and `acme` sections, read
+//! from one JSON file into a checked [`Config`]. Defaults are SFTPGo's and live in this file
+//! only.
 //!
 //! Keys SFTPGo has but ferroftpd does not implement yet are accepted with a warning naming
 //! them; keys nobody knows are warned about as likely typos; sections that are not about FTP
 //! (`sftpd`, `httpd`, ...) are ignored so an SFTPGo `sftpgo.json` works unchanged.
 
+pub mod acme;
 pub mod defender;
 pub mod raw;
 pub mod tls;
@@ -28,6 +30,8 @@ pub struct Config {
     pub ftpd: Ftpd,
     pub common: Common,
     pub provider: Provider,
+    /// `acme`: None when no domain is configured.
+    pub acme: Option<acme::Acme>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,7 +129,6 @@ const OTHER_SECTIONS: &[&str] = &[
     "mfa",
     "smtp",
     "plugins",
-    "acme",
 ];
 
 const SFTPGO_FTPD_KEYS: &[&str] = &[
@@ -242,8 +245,15 @@ impl Config {
 
         let common_obj = root.obj("common")?;
         let common = read_common(&common_obj)?;
+        // Before ftpd: the ACME pair replaces the global certificate (as in SFTPGo).
+        let acme = acme::read(&root, &dir, &mut warnings)?;
         let ftpd_obj = root.obj("ftpd")?;
-        let ftpd = read_ftpd(&ftpd_obj, &common_obj, &dir, &mut warnings)?;
+        let acme_pair = acme.as_ref().and_then(acme::Acme::served);
+        let ftpd = read_ftpd(&ftpd_obj, &common_obj, &dir, acme_pair, &mut warnings)?;
+        if let Some(a) = &acme {
+            let ports: Vec<u16> = ftpd.bindings.iter().map(|b| b.addr.port()).collect();
+            acme::check_ports(a, &ports, file)?;
+        }
         let provider_obj = root.obj("data_provider")?;
         let provider = read_provider(&provider_obj, &dir)?;
 
@@ -276,6 +286,7 @@ impl Config {
                 ftpd,
                 common,
                 provider,
+                acme,
             },
             warnings,
         ))
@@ -343,8 +354,24 @@ fn read_proxy(c: &Obj) -> Result<crate::proxy_proto::ProxyConfig> {
     })
 }
 
-fn read_ftpd(f: &Obj, common: &Obj, dir: &Path, warnings: &mut Vec<String>) -> Result<Ftpd> {
-    let global_tls = tls::read_global(f, dir)?;
+fn read_ftpd(
+    f: &Obj,
+    common: &Obj,
+    dir: &Path,
+    acme_pair: Option<tls::CertFiles>,
+    warnings: &mut Vec<String>,
+) -> Result<Ftpd> {
+    let mut global_tls = tls::read_global(f, dir)?;
+    if let Some(pair) = acme_pair {
+        if global_tls.cert.is_some() {
+            warnings.push(format!(
+                "{}: ftpd.certificate_file: replaced by the ACME certificate ({})",
+                f.file().display(),
+                pair.cert.display()
+            ));
+        }
+        global_tls.cert = Some(pair);
+    }
     let mut bindings = Vec::new();
     for b in f.obj_list("bindings")? {
         if let Some(binding) = read_binding(&b, dir, &global_tls, warnings)? {

@@ -5,9 +5,10 @@
 
 use crate::reply::Reply;
 use crate::tls::stream::Stream;
-use rustls::{ServerConnection, StreamOwned};
+use rustls::ServerConnection;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Longest command line accepted (RFC 959 sets none; 4 KiB is SFTPGo's bound too).
@@ -39,7 +40,8 @@ pub struct ControlStream {
 }
 
 impl ControlStream {
-    pub fn new(sock: TcpStream) -> io::Result<ControlStream> {
+    /// `sock` may be shared (the graceful stop holds it too), never duplicated.
+    pub fn new(sock: Arc<TcpStream>) -> io::Result<ControlStream> {
         sock.set_nodelay(true)?;
         sock.set_write_timeout(Some(WRITE_TIMEOUT))?;
         // Python's ftplib sends ABOR with MSG_OOB; without this its last byte would be
@@ -69,10 +71,10 @@ impl ControlStream {
     /// Switches to TLS (after `234`, or at once for implicit TLS). Anything the client sent
     /// in clear after AUTH is dropped: it must not be read as if it came over TLS.
     pub fn start_tls(&mut self, conn: ServerConnection) -> io::Result<()> {
-        let sock = self.io.tcp().try_clone()?;
+        let sock = Arc::clone(self.io.shared_tcp());
         self.buf = Vec::new();
         self.discarding = false;
-        self.io = Stream::Tls(Box::new(StreamOwned::new(conn, sock)));
+        self.io = Stream::tls_control(conn, sock);
         Ok(())
     }
 

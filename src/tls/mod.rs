@@ -30,7 +30,30 @@ pub struct TlsContext {
     /// Kept across reloads so tickets issued before a reload still resume after it.
     ticketer: Arc<dyn ProducesTickets>,
     sessions: Arc<dyn StoresServerSessions + Send + Sync>,
-    current: RwLock<Arc<ServerConfig>>,
+    current: RwLock<Configs>,
+}
+
+/// The configuration in force: one for control connections, and its twin for data
+/// connections, which issues one session ticket instead of four. A data connection resumes
+/// the control connection's session and lasts one transfer: OpenSSL and GnuTLS clients
+/// (curl, ftplib, lftp) resume every data connection from the control connection's
+/// session, so tickets sent there are made, encrypted and parsed for nothing on every small
+/// transfer; clients that use a ticket once (rustls) need one back to resume the next.
+#[derive(Clone)]
+struct Configs {
+    control: Arc<ServerConfig>,
+    data: Arc<ServerConfig>,
+}
+
+impl Configs {
+    fn new(control: ServerConfig) -> Configs {
+        let mut data = control.clone();
+        data.send_tls13_tickets = data.send_tls13_tickets.min(1);
+        Configs {
+            control: Arc::new(control),
+            data: Arc::new(data),
+        }
+    }
 }
 
 impl TlsContext {
@@ -55,7 +78,7 @@ impl TlsContext {
             provider,
             ticketer,
             sessions,
-            current: RwLock::new(Arc::new(config)),
+            current: RwLock::new(Configs::new(config)),
         })
     }
 
@@ -68,18 +91,30 @@ impl TlsContext {
             &self.ticketer,
             &self.sessions,
         )?;
+        let configs = Configs::new(config);
         match self.current.write() {
-            Ok(mut c) => *c = Arc::new(config),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(config),
+            Ok(mut c) => *c = configs,
+            Err(poisoned) => *poisoned.into_inner() = configs,
         }
         Ok(())
     }
 
-    /// The configuration new connections use now.
+    /// The configuration new control connections use now.
     pub fn config(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.current().control)
+    }
+
+    /// The configurations a new control connection and its data connections use now (the
+    /// data one issues fewer session tickets; see [`Configs`]).
+    pub fn config_pair(&self) -> (Arc<ServerConfig>, Arc<ServerConfig>) {
+        let c = self.current();
+        (c.control, c.data)
+    }
+
+    fn current(&self) -> Configs {
         match self.current.read() {
-            Ok(c) => Arc::clone(&c),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 

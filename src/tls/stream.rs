@@ -1,22 +1,137 @@
 //! One byte stream type for control and data connections: plain TCP, or TLS over TCP
 //! (`rustls::StreamOwned`, which does no I/O of its own, so the handshake runs on the
 //! session's thread at its first read or write, under the socket's timeouts).
+//!
+//! Bulk TLS on data connections ([`Stream::tls_data`]) is tuned for throughput: rustls may
+//! queue a whole 256 KiB write as records, which then leave in one `writev`, and the socket
+//! is read in large slices ([`TcpSock`]) because rustls asks for at most 4 KiB a read (a
+//! syscall every 4 KiB of an upload otherwise). Control connections keep the defaults and
+//! no buffer, so an idle session holds nothing extra.
 
 use rustls::{ServerConnection, StreamOwned};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Instant;
 
+/// Most TLS bytes a data connection queues in one write: a whole transfer buffer's worth
+/// of records (plus their overhead), so they go out together.
+const DATA_TLS_QUEUE: usize = 512 << 10;
+/// The read buffer of a TLS data connection starts at this and doubles, up to
+/// [`READ_BUF_MAX`], while reads fill it (small files never grow it).
+const READ_BUF_MIN: usize = 32 << 10;
+const READ_BUF_MAX: usize = 256 << 10;
+
+/// The socket is shared (`Arc`) rather than duplicated where a second owner needs it (the
+/// graceful stop holds each control socket): one file descriptor per connection.
 pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+    Plain(Arc<TcpStream>),
+    Tls(Box<StreamOwned<ServerConnection, TcpSock>>),
+}
+
+/// The TCP socket under TLS. On data connections it reads ahead in large slices and hands
+/// rustls the bytes from memory; on control connections it passes reads straight through.
+pub struct TcpSock {
+    tcp: Arc<TcpStream>,
+    /// Read-ahead (data connections only): `buf[pos..len]` is unread.
+    ahead: Option<ReadAhead>,
+}
+
+struct ReadAhead {
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+}
+
+impl TcpSock {
+    /// Reads pass straight to the socket (control connections).
+    pub fn direct(tcp: Arc<TcpStream>) -> TcpSock {
+        TcpSock { tcp, ahead: None }
+    }
+
+    /// Reads come from a read-ahead buffer (bulk data).
+    pub fn read_ahead(tcp: Arc<TcpStream>) -> TcpSock {
+        TcpSock {
+            tcp,
+            ahead: Some(ReadAhead {
+                buf: Vec::new(),
+                pos: 0,
+                len: 0,
+            }),
+        }
+    }
+}
+
+impl Read for TcpSock {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let Some(a) = self.ahead.as_mut() else {
+            return (&*self.tcp).read(out);
+        };
+        if a.pos == a.len {
+            if a.buf.is_empty() {
+                a.buf = vec![0; READ_BUF_MIN];
+            } else if a.len == a.buf.len() && a.buf.len() < READ_BUF_MAX {
+                // The last read filled the buffer: the peer sends faster than we read.
+                a.buf = vec![0; a.buf.len() * 2];
+            }
+            a.pos = 0;
+            a.len = 0;
+            a.len = (&*self.tcp).read(&mut a.buf)?;
+        }
+        let n = out.len().min(a.len - a.pos);
+        out[..n].copy_from_slice(&a.buf[a.pos..a.pos + n]);
+        a.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for TcpSock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.tcp).write(buf)
+    }
+
+    /// rustls hands over its queued records as one list: one `writev`.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self.tcp).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.tcp).flush()
+    }
 }
 
 impl Stream {
+    /// A plain TCP connection.
+    pub fn plain(tcp: TcpStream) -> Stream {
+        Stream::Plain(Arc::new(tcp))
+    }
+
+    /// TLS on a control connection: defaults, no read-ahead.
+    pub fn tls_control(conn: ServerConnection, tcp: Arc<TcpStream>) -> Stream {
+        Stream::Tls(Box::new(StreamOwned::new(conn, TcpSock::direct(tcp))))
+    }
+
+    /// TLS on a data connection, tuned for bulk transfers (see the module doc).
+    pub fn tls_data(mut conn: ServerConnection, tcp: TcpStream) -> Stream {
+        conn.set_buffer_limit(Some(DATA_TLS_QUEUE));
+        Stream::Tls(Box::new(StreamOwned::new(
+            conn,
+            TcpSock::read_ahead(Arc::new(tcp)),
+        )))
+    }
+
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(t) => &t.sock,
+            Stream::Tls(t) => &t.sock.tcp,
+        }
+    }
+
+    /// The shared socket (see [`Stream`]).
+    pub fn shared_tcp(&self) -> &Arc<TcpStream> {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &t.sock.tcp,
         }
     }
 
@@ -81,7 +196,7 @@ fn is_retry(e: &io::Error) -> bool {
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.read(buf),
+            Stream::Plain(s) => (&**s).read(buf),
             Stream::Tls(t) => t.read(buf),
         }
     }
@@ -90,14 +205,14 @@ impl Read for Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.write(buf),
+            Stream::Plain(s) => (&**s).write(buf),
             Stream::Tls(t) => t.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Stream::Plain(s) => s.flush(),
+            Stream::Plain(s) => (&**s).flush(),
             Stream::Tls(t) => t.flush(),
         }
     }

@@ -131,18 +131,36 @@ fn system_time_from_unix(secs: i64) -> Option<SystemTime> {
 
 /// RFC 3659 time-val "YYYYMMDDHHMMSS" (MDTM, MLSD Modify=) from a SystemTime, UTC, fraction dropped; times before 1970 allowed (negative), years outside 0..=9999 clamp.
 pub fn mdtm(t: SystemTime) -> String {
+    let mut s = String::with_capacity(14);
+    write_mdtm(&mut s, t);
+    s
+}
+
+/// [`mdtm`], appended to `out` (listings build one buffer, not a string per entry).
+pub fn write_mdtm(out: &mut String, t: SystemTime) {
     let c = civil_from_unix(unix_secs(t));
     // time-val has exactly four year digits; clamp rather than emit something unparsable.
     if c.year < 0 {
-        return "00000101000000".to_string();
+        out.push_str("00000101000000");
+        return;
     }
     if c.year > 9999 {
-        return "99991231235959".to_string();
+        out.push_str("99991231235959");
+        return;
     }
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        c.year, c.month, c.day, c.hour, c.min, c.sec
-    )
+    // year is 0..=9999 here.
+    push_digits(out, c.year.unsigned_abs() as u32, 4);
+    for v in [c.month, c.day, c.hour, c.min, c.sec] {
+        push_digits(out, v, 2);
+    }
+}
+
+/// The last `width` decimal digits of `v`, zero-padded.
+fn push_digits(out: &mut String, v: u32, width: u32) {
+    for i in (0..width).rev() {
+        let d = (v / 10u32.pow(i)) % 10;
+        out.push(char::from(b'0' + d as u8));
+    }
 }
 
 /// Parse RFC 3659 time-val "YYYYMMDDHHMMSS" with optional ".sss" fraction (fraction ignored), UTC, for MFMT. None if malformed.
@@ -174,17 +192,31 @@ pub fn parse_mdtm(s: &str) -> Option<SystemTime> {
 
 /// ls -l style date column for LIST: "Jan _2 15:04" (day space-padded to 2, e.g. "Mar  5 09:07") if `t` is within 180 days before `now` or in the future relative to now, otherwise "Jan _2  2006" (two spaces before the year). UTC.
 pub fn ls_date(t: SystemTime, now: SystemTime) -> String {
+    let mut s = String::with_capacity(12);
+    write_ls_date(&mut s, t, unix_secs(now));
+    s
+}
+
+/// [`ls_date`], appended to `out`; `now` in Unix seconds (a listing reads the clock once).
+pub fn write_ls_date(out: &mut String, t: SystemTime, now: i64) {
+    use std::fmt::Write as _;
     let ts = unix_secs(t);
     let c = civil_from_unix(ts);
     let mon = MONTHS
         .get(c.month.saturating_sub(1) as usize)
         .copied()
         .unwrap_or("???");
-    if ts >= unix_secs(now).saturating_sub(RECENT_SECS) {
-        format!("{mon} {:>2} {:02}:{:02}", c.day, c.hour, c.min)
+    // Writing to a String cannot fail.
+    let _ = if ts >= now.saturating_sub(RECENT_SECS) {
+        write!(out, "{mon} {:>2} {:02}:{:02}", c.day, c.hour, c.min)
     } else {
-        format!("{mon} {:>2} {:>5}", c.day, c.year)
-    }
+        write!(out, "{mon} {:>2} {:>5}", c.day, c.year)
+    };
+}
+
+/// Unix seconds of `t` (for [`write_ls_date`]'s `now`).
+pub fn unix_seconds(t: SystemTime) -> i64 {
+    unix_secs(t)
 }
 
 #[cfg(test)]

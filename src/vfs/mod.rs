@@ -14,7 +14,10 @@ use quota::Quota;
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::SystemTime;
 
 /// Why a file operation was refused; [`crate::cmd`] maps each to one reply.
@@ -143,6 +146,43 @@ pub enum WriteMode {
     New,
 }
 
+/// A handle on the home directory at `home`, shared with the other sessions that have the
+/// same directory open now.
+///
+/// Every session needs its home open for its whole life (all file operations are relative
+/// to it). One handle per directory rather than per session keeps a server with many
+/// sessions of one account at one file descriptor per session, its control socket: the
+/// descriptor limit (often 20,000 or less) would otherwise cap sessions at half of it.
+/// A handle is reused only while the path still names the very same directory (device
+/// and inode, checked at each login); a replaced or re-created home gets a new handle.
+fn shared_home(home: &Path) -> io::Result<Arc<Dir>> {
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<Dir>>>> = OnceLock::new();
+    /// Above this many entries, those whose sessions have all ended are dropped.
+    const PRUNE_ABOVE: usize = 1024;
+    let now = std::fs::metadata(home)?;
+    let mut open = OPEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(dir) = open.get(home).and_then(Weak::upgrade) {
+        let same = dir
+            .dir_metadata()
+            .is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt as _;
+                m.dev() == now.dev() && m.ino() == now.ino()
+            });
+        if same {
+            return Ok(dir);
+        }
+    }
+    let dir = Arc::new(Dir::open_ambient_dir(home, cap_std::ambient_authority())?);
+    if open.len() >= PRUNE_ABOVE {
+        open.retain(|_, d| d.strong_count() > 0);
+    }
+    open.insert(home.to_path_buf(), Arc::downgrade(&dir));
+    Ok(dir)
+}
+
 /// A virtual folder: `vpath` shows another directory.
 struct Mount {
     vpath: String,
@@ -161,7 +201,8 @@ enum MountQuota {
 
 /// One logged-in user's view of the filesystem.
 pub struct Vfs {
-    root: Dir,
+    /// The home directory; shared by the sessions that have it open (see [`shared_home`]).
+    root: Arc<Dir>,
     /// Virtual folders, deepest first.
     mounts: Vec<Mount>,
     patterns: FilePatterns,
@@ -194,7 +235,7 @@ impl Vfs {
                 .mode(0o700)
                 .create(home)?;
         }
-        let root = Dir::open_ambient_dir(home, cap_std::ambient_authority())?;
+        let root = shared_home(home)?;
         let vfs = Vfs {
             root,
             mounts: Vec::new(),
@@ -270,7 +311,7 @@ impl Vfs {
                 size: limits.quota_size,
                 files: limits.quota_files,
             };
-            let mut roots = vec![&vfs.root];
+            let mut roots = vec![&*vfs.root];
             roots.extend(
                 vfs.mounts
                     .iter()
@@ -294,7 +335,7 @@ impl Vfs {
 
     /// The directory handle `p` lives under.
     fn dir(&self, p: &str) -> &Dir {
-        self.mount_of(p).map(|m| &m.dir).unwrap_or(&self.root)
+        self.mount_of(p).map(|m| &m.dir).unwrap_or(&*self.root)
     }
 
     /// `p` relative to [`Vfs::dir`] ("." for the handle's own directory).
@@ -557,7 +598,9 @@ impl Vfs {
             if mounted.iter().any(|m| path::base_name(&m.vpath) == name) {
                 continue;
             }
-            if self.patterns.verdict(&path::join(dir, &name)) == Verdict::Hidden {
+            if !self.patterns.is_empty()
+                && self.patterns.verdict(&path::join(dir, &name)) == Verdict::Hidden
+            {
                 continue;
             }
             let mut meta = match entry.metadata() {

@@ -1,7 +1,7 @@
 //! Listings: LIST and NLST (RFC 959 4.1.3) with `-a`/`-l` flags and wildcards on the last
 //! path element, MLSD and MLST (RFC 3659 7), and STAT (RFC 959 4.1.3).
 
-use crate::auth::permissions::{Perm, Permissions};
+use crate::auth::permissions::{Perm, PermSet, Permissions};
 use crate::data;
 use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
@@ -66,10 +66,12 @@ impl Session {
         });
         entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         entries.truncate(MAX_ENTRIES);
-        let mut out = String::with_capacity(entries.len() * 64);
+        // One buffer for the whole listing, sized for typical lines, written in place.
+        let mut out = String::with_capacity(entries.len() * LINE_GUESS);
+        let now = timefmt::unix_seconds(now);
         for e in &entries {
             match style {
-                Style::Long => out.push_str(&list_line(e, now)),
+                Style::Long => push_list_line(&mut out, e, now),
                 Style::Names => {
                     out.push_str(&target.prefix);
                     out.push_str(&e.name);
@@ -147,9 +149,20 @@ impl Session {
             }
             let entries = v.list(&dir)?;
             let perms = v.permissions();
-            let mut out = String::with_capacity(entries.len() * 96);
+            let mut out = String::with_capacity(entries.len() * (LINE_GUESS + 32));
+            // The parent's permissions are the same for every entry: looked up once; and
+            // so are the subdirectories' own, unless a permission key lies below `dir`.
+            let parent = perms.of_dir(&dir);
+            let uniform = !perms.has_entries_below(&dir);
             for e in entries.iter().take(MAX_ENTRIES) {
-                out.push_str(&facts(&e.meta, &path::join(&dir, &e.name), perms, mask));
+                let own = (e.meta.kind == Kind::Dir).then(|| {
+                    if uniform {
+                        parent
+                    } else {
+                        perms.of_dir(&path::join(&dir, &e.name))
+                    }
+                });
+                push_facts(&mut out, &e.meta, own, parent, false, mask);
                 out.push(' ');
                 out.push_str(&e.name);
                 out.push_str("\r\n");
@@ -269,21 +282,33 @@ fn split_flags(arg: &str) -> (String, &str) {
     (flags, rest)
 }
 
+/// Bytes a listing line usually takes (LIST: about 72 for short names).
+const LINE_GUESS: usize = 80;
+
 /// One `ls -l` line. Owner and group are not the server's accounts: always "ftp".
 pub fn list_line(e: &Entry, now: SystemTime) -> String {
-    format!(
-        "{} {:>3} {:<8} {:<8} {:>12} {} {}",
-        mode_string(&e.meta),
-        1,
-        "ftp",
-        "ftp",
-        e.meta.size,
-        timefmt::ls_date(e.meta.mtime, now),
-        e.name
-    )
+    let mut s = String::with_capacity(LINE_GUESS);
+    push_list_line(&mut s, e, timefmt::unix_seconds(now));
+    s
 }
 
+/// [`list_line`], appended to a listing's buffer (`now` in Unix seconds).
+fn push_list_line(out: &mut String, e: &Entry, now: i64) {
+    use std::fmt::Write as _;
+    out.extend(mode_chars(&e.meta));
+    // Writing to a String cannot fail.
+    let _ = write!(out, "   1 ftp      ftp      {:>12} ", e.meta.size);
+    timefmt::write_ls_date(out, e.meta.mtime, now);
+    out.push(' ');
+    out.push_str(&e.name);
+}
+
+#[cfg(test)]
 fn mode_string(m: &Meta) -> String {
+    mode_chars(m).iter().collect()
+}
+
+fn mode_chars(m: &Meta) -> [char; 10] {
     let t = match m.kind {
         Kind::Dir => 'd',
         Kind::File => '-',
@@ -316,8 +341,6 @@ fn mode_string(m: &Meta) -> String {
         bit(0o002, 'w'),
         special(0o001, 0o1000, 't', 'T'),
     ]
-    .iter()
-    .collect()
 }
 
 /// The facts we serve, in FEAT order (RFC 3659 7.5).
@@ -361,67 +384,86 @@ pub fn mlst_feat_line(mask: u8) -> String {
 
 /// RFC 3659 7.5 facts for one object at virtual path `p`, those selected by `mask`.
 fn facts(m: &Meta, p: &str, perms: &Permissions, mask: u8) -> String {
-    let all = facts_all(m, p, perms);
-    all.split_inclusive(';')
-        .enumerate()
-        .filter(|(i, _)| mask & 1 << i != 0)
-        .map(|(_, f)| f)
-        .collect()
+    let own = (m.kind == Kind::Dir).then(|| perms.of_dir(p));
+    let parent = perms.of_dir(path::parent(p));
+    let mut out = String::with_capacity(LINE_GUESS);
+    push_facts(&mut out, m, own, parent, p == "/", mask);
+    out
 }
 
-fn facts_all(m: &Meta, p: &str, perms: &Permissions) -> String {
-    let kind = match m.kind {
-        Kind::Dir => "dir",
-        Kind::File => "file",
-        Kind::Link | Kind::Other => "OS.unix=special",
-    };
-    let parent = perms.of_dir(path::parent(p));
-    let mut perm = String::new();
-    match m.kind {
-        Kind::Dir => {
-            let own = perms.of_dir(p);
-            perm.push('e');
-            if own.has(Perm::List) {
-                perm.push('l');
-            }
-            if own.has(Perm::Upload) {
-                perm.push('c');
-            }
-            if own.has(Perm::CreateDirs) {
-                perm.push('m');
-            }
-            if own.has(Perm::DeleteFiles) || own.has(Perm::DeleteDirs) {
-                perm.push('p');
-            }
-            if parent.has(Perm::DeleteDirs) && p != "/" {
-                perm.push('d');
-            }
-            if parent.has(Perm::RenameDirs) && p != "/" {
-                perm.push('f');
-            }
-        }
-        _ => {
-            if parent.has(Perm::Overwrite) {
-                perm.push_str("aw");
-            }
-            if parent.has(Perm::DeleteFiles) {
-                perm.push('d');
-            }
-            if parent.has(Perm::RenameFiles) {
-                perm.push('f');
-            }
-            if parent.has(Perm::Download) {
-                perm.push('r');
-            }
-        }
+/// The facts selected by `mask` (bit i = [`FACTS`]`[i]`), each ending in ';', appended to
+/// `out`. `own`: a directory's own permissions; `parent`: those of the directory holding
+/// the object; `root`: the object is "/" (which cannot be deleted or renamed).
+fn push_facts(
+    out: &mut String,
+    m: &Meta,
+    own: Option<PermSet>,
+    parent: PermSet,
+    root: bool,
+    mask: u8,
+) {
+    use std::fmt::Write as _;
+    let on = |i: u8| mask & 1 << i != 0;
+    if on(0) {
+        out.push_str(match m.kind {
+            Kind::Dir => "type=dir;",
+            Kind::File => "type=file;",
+            Kind::Link | Kind::Other => "type=OS.unix=special;",
+        });
     }
-    format!(
-        "type={kind};size={};modify={};perm={perm};unique={:x}g{:x};",
-        m.size,
-        timefmt::mdtm(m.mtime),
-        m.dev,
-        m.ino
-    )
+    // Writing to a String cannot fail.
+    if on(1) {
+        let _ = write!(out, "size={};", m.size);
+    }
+    if on(2) {
+        out.push_str("modify=");
+        timefmt::write_mdtm(out, m.mtime);
+        out.push(';');
+    }
+    if on(3) {
+        out.push_str("perm=");
+        match (m.kind, own) {
+            (Kind::Dir, Some(own)) => {
+                out.push('e');
+                if own.has(Perm::List) {
+                    out.push('l');
+                }
+                if own.has(Perm::Upload) {
+                    out.push('c');
+                }
+                if own.has(Perm::CreateDirs) {
+                    out.push('m');
+                }
+                if own.has(Perm::DeleteFiles) || own.has(Perm::DeleteDirs) {
+                    out.push('p');
+                }
+                if parent.has(Perm::DeleteDirs) && !root {
+                    out.push('d');
+                }
+                if parent.has(Perm::RenameDirs) && !root {
+                    out.push('f');
+                }
+            }
+            _ => {
+                if parent.has(Perm::Overwrite) {
+                    out.push_str("aw");
+                }
+                if parent.has(Perm::DeleteFiles) {
+                    out.push('d');
+                }
+                if parent.has(Perm::RenameFiles) {
+                    out.push('f');
+                }
+                if parent.has(Perm::Download) {
+                    out.push('r');
+                }
+            }
+        }
+        out.push(';');
+    }
+    if on(4) {
+        let _ = write!(out, "unique={:x}g{:x};", m.dev, m.ino);
+    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// must stay smaller than [`crate::listener::WORKER_STACK`]: the C library keeps the stacks
 /// of ended threads for reuse and hands one out only to a thread asking for at most its
 /// size, so a session thread never inherits a handshake's touched stack pages.
-pub const HANDSHAKE_STACK: usize = 128 << 10;
+pub const HANDSHAKE_STACK: usize = 192 << 10;
+const _: () = assert!(HANDSHAKE_STACK < crate::listener::WORKER_STACK);
 /// A transfer with no progress for this long ends, whatever `idle_timeout` says.
 const MIN_STALL: Duration = Duration::from_secs(60);
 /// RFC 959 lets a client retry PASS; after this many failures the connection is closed.

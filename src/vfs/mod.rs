@@ -11,10 +11,10 @@ use crate::auth::permissions::{Perm, Permissions};
 use cap_std::fs::{Dir, MetadataExt, OpenOptions};
 use patterns::{FilePatterns, Verdict};
 use quota::Quota;
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
@@ -165,12 +165,10 @@ fn shared_home(home: &Path) -> io::Result<Arc<Dir>> {
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     if let Some(dir) = open.get(home).and_then(Weak::upgrade) {
-        let same = dir
-            .dir_metadata()
-            .is_ok_and(|m| {
-                use std::os::unix::fs::MetadataExt as _;
-                m.dev() == now.dev() && m.ino() == now.ino()
-            });
+        let same = dir.dir_metadata().is_ok_and(|m| {
+            use std::os::unix::fs::MetadataExt as _;
+            m.dev() == now.dev() && m.ino() == now.ino()
+        });
         if same {
             return Ok(dir);
         }
@@ -594,7 +592,10 @@ impl Vfs {
         let mut out = Vec::new();
         for entry in d.entries()? {
             let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = entry
+                .file_name()
+                .into_string()
+                .unwrap_or_else(|raw| raw.to_string_lossy().into_owned());
             if mounted.iter().any(|m| path::base_name(&m.vpath) == name) {
                 continue;
             }

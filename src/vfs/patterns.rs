@@ -31,11 +31,6 @@ pub struct FilePatterns {
 }
 
 impl FilePatterns {
-    /// No rules: every name is allowed (listings then skip the per-entry check).
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     pub fn new(rules: Vec<Rule>) -> FilePatterns {
         FilePatterns { rules }
     }

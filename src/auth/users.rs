@@ -189,10 +189,14 @@ fn read_user(
     let provider = u.obj("filesystem")?.int("provider", 0, 0, 99)?;
     let mut servable = true;
     if provider != 0 {
-        refuse(&format!("filesystem.provider {provider} is not served (only the local filesystem, 0)"));
+        refuse(&format!(
+            "filesystem.provider {provider} is not served (only the local filesystem, 0)"
+        ));
         servable = false;
     }
-    if u.obj("filters")?.boolean("require_password_change", false)? {
+    if u.obj("filters")?
+        .boolean("require_password_change", false)?
+    {
         refuse("filters.require_password_change is set (SFTPGo refuses FTP logins then)");
         servable = false;
     }

@@ -107,7 +107,10 @@ impl Defender {
 
     /// Replaces the safelist from the users file (at start and on SIGHUP).
     pub fn set_safelist(&self, nets: Vec<IpNet>) {
-        *self.safelist.write().unwrap_or_else(PoisonError::into_inner) = nets;
+        *self
+            .safelist
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = nets;
     }
 
     /// The time left on a ban of `ip`, if banned now.

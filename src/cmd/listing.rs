@@ -6,7 +6,7 @@ use crate::data;
 use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
 use crate::util::glob::{has_wildcards, Pattern};
-use crate::util::timefmt;
+use crate::util::{numfmt, timefmt};
 use crate::vfs::{path, Entry, FsError, Kind, Meta};
 use std::io;
 use std::time::{Instant, SystemTime};
@@ -294,10 +294,10 @@ pub fn list_line(e: &Entry, now: SystemTime) -> String {
 
 /// [`list_line`], appended to a listing's buffer (`now` in Unix seconds).
 fn push_list_line(out: &mut String, e: &Entry, now: i64) {
-    use std::fmt::Write as _;
     out.extend(mode_chars(&e.meta));
-    // Writing to a String cannot fail.
-    let _ = write!(out, "   1 ftp      ftp      {:>12} ", e.meta.size);
+    out.push_str("   1 ftp      ftp      ");
+    numfmt::push_dec(out, e.meta.size, 12, b' ');
+    out.push(' ');
     timefmt::write_ls_date(out, e.meta.mtime, now);
     out.push(' ');
     out.push_str(&e.name);
@@ -402,7 +402,6 @@ fn push_facts(
     root: bool,
     mask: u8,
 ) {
-    use std::fmt::Write as _;
     let on = |i: u8| mask & 1 << i != 0;
     if on(0) {
         out.push_str(match m.kind {
@@ -411,9 +410,10 @@ fn push_facts(
             Kind::Link | Kind::Other => "type=OS.unix=special;",
         });
     }
-    // Writing to a String cannot fail.
     if on(1) {
-        let _ = write!(out, "size={};", m.size);
+        out.push_str("size=");
+        numfmt::push_dec(out, m.size, 0, b' ');
+        out.push(';');
     }
     if on(2) {
         out.push_str("modify=");
@@ -462,7 +462,11 @@ fn push_facts(
         out.push(';');
     }
     if on(4) {
-        let _ = write!(out, "unique={:x}g{:x};", m.dev, m.ino);
+        out.push_str("unique=");
+        numfmt::push_hex(out, m.dev);
+        out.push('g');
+        numfmt::push_hex(out, m.ino);
+        out.push(';');
     }
 }
 

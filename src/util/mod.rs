@@ -4,4 +4,5 @@
 pub mod cidr;
 pub mod digest;
 pub mod glob;
+pub mod numfmt;
 pub mod timefmt;

@@ -148,18 +148,11 @@ pub fn write_mdtm(out: &mut String, t: SystemTime) {
         out.push_str("99991231235959");
         return;
     }
+    use crate::util::numfmt::push_dec;
     // year is 0..=9999 here.
-    push_digits(out, c.year.unsigned_abs() as u32, 4);
+    push_dec(out, c.year.unsigned_abs(), 4, b'0');
     for v in [c.month, c.day, c.hour, c.min, c.sec] {
-        push_digits(out, v, 2);
-    }
-}
-
-/// The last `width` decimal digits of `v`, zero-padded.
-fn push_digits(out: &mut String, v: u32, width: u32) {
-    for i in (0..width).rev() {
-        let d = (v / 10u32.pow(i)) % 10;
-        out.push(char::from(b'0' + d as u8));
+        push_dec(out, u64::from(v), 2, b'0');
     }
 }
 
@@ -199,19 +192,29 @@ pub fn ls_date(t: SystemTime, now: SystemTime) -> String {
 
 /// [`ls_date`], appended to `out`; `now` in Unix seconds (a listing reads the clock once).
 pub fn write_ls_date(out: &mut String, t: SystemTime, now: i64) {
-    use std::fmt::Write as _;
+    use crate::util::numfmt::push_dec;
     let ts = unix_secs(t);
     let c = civil_from_unix(ts);
     let mon = MONTHS
         .get(c.month.saturating_sub(1) as usize)
         .copied()
         .unwrap_or("???");
-    // Writing to a String cannot fail.
-    let _ = if ts >= now.saturating_sub(RECENT_SECS) {
-        write!(out, "{mon} {:>2} {:02}:{:02}", c.day, c.hour, c.min)
+    out.push_str(mon);
+    out.push(' ');
+    push_dec(out, u64::from(c.day), 2, b' ');
+    out.push(' ');
+    if ts >= now.saturating_sub(RECENT_SECS) {
+        push_dec(out, u64::from(c.hour), 2, b'0');
+        out.push(':');
+        push_dec(out, u64::from(c.min), 2, b'0');
+    } else if let Ok(year) = u64::try_from(c.year) {
+        push_dec(out, year, 5, b' ');
     } else {
-        write!(out, "{mon} {:>2} {:>5}", c.day, c.year)
-    };
+        // Before year 0: rare enough for the formatting machinery.
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{:>5}", c.year);
+    }
 }
 
 /// Unix seconds of `t` (for [`write_ls_date`]'s `now`).

@@ -15,6 +15,7 @@ use std::fs;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use common::*;
 use rustls::HandshakeKind;
@@ -430,6 +431,30 @@ fn implicit_server(pki: &Pki) -> (Server, u16) {
 }
 
 #[test]
+fn a_binding_certificate_overrides_the_global_one() {
+    let pki = Pki::new("override");
+    let own = pki.server_cert("own", "binding server");
+    let port = free_port(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let s = Server::start(served(with_implicit_binding(
+        tls_opts(&pki, 0),
+        port,
+        json!({"certificate_file": own.cert_str(), "certificate_key_file": own.key_str()}),
+    )));
+    let mut t = TlsCtrl::connect(s.addr, &client(&pki));
+    t.auth();
+    assert_eq!(
+        t.server_certificate(),
+        pki.server.der,
+        "binding 0: the global pair"
+    );
+    let mut t = TlsCtrl::connect_implicit(implicit_addr(port), &client(&pki));
+    assert_eq!(t.server_certificate(), own.der, "binding 1: its own pair");
+    t.login(USER, PASS);
+    t.protected = true;
+    assert_eq!(t.get("RETR a.txt"), HELLO);
+}
+
+#[test]
 fn mode2_implicit_raw_session() {
     let pki = Pki::new("m2");
     let (s, port) = implicit_server(&pki);
@@ -673,13 +698,94 @@ fn reuse_required_a_ticket_of_another_control_session_is_not_enough() {
     // b's data connections resume with tickets that a's control connection was issued.
     b.set_data_config_of(&a);
     let r = b.try_get("RETR a.txt").unwrap_err();
-    assert_eq!(
-        b.last_data_handshake,
-        Some(HandshakeKind::Resumed),
-        "the test needs a resumed handshake"
-    );
+    // b's data configuration resumes only b's sessions: a's ticket gets a full handshake.
+    assert_eq!(b.last_data_handshake, Some(HandshakeKind::Full));
     assert!(b.last_prelim.is_some(), "425 must follow the 150: {r:?}");
     assert_eq!(r.code, 425, "{r:?}");
+}
+
+#[test]
+fn reuse_required_tls12_resuming_client_works_fresh_session_gets_425() {
+    // rustls hands no resumption data back in TLS 1.2; the session must still be this
+    // control connection's own.
+    let pki = Pki::new("reuse1tls12");
+    let s = reuse_server(&pki, 1);
+    let mut t = TlsCtrl::connect(s.addr, &client(&pki).tls12_only());
+    t.auth();
+    t.login(USER, PASS);
+    t.prot_p();
+    for _ in 0..3 {
+        assert_eq!(t.get("RETR data.bin"), data());
+        assert_eq!(t.last_data_handshake, Some(HandshakeKind::Resumed));
+    }
+    t.put("STOR r12.bin", b"resumed upload, TLS 1.2");
+    assert_eq!(
+        fs::read(s.home().join("r12.bin")).unwrap(),
+        b"resumed upload, TLS 1.2"
+    );
+    t.set_data_tls(&client(&pki).tls12_only().no_resumption());
+    let r = t.try_get("RETR a.txt").unwrap_err();
+    assert_eq!(r.code, 425, "{r:?}");
+    // Another control connection's TLS 1.2 session does not pass either.
+    let mut other = TlsCtrl::connect(s.addr, &client(&pki).tls12_only());
+    other.auth();
+    t.set_data_config_of(&other);
+    let r = t.try_get("RETR a.txt").unwrap_err();
+    assert_eq!(r.code, 425, "{r:?}");
+    t.reset_data_tls();
+    assert_eq!(t.get("RETR a.txt"), HELLO);
+}
+
+/// Python's FTP_TLS patched the way FileZilla-style clients behave: every data connection
+/// resumes the control connection's session. `TLS12` caps both at TLS 1.2.
+const PY_REUSE: &str = r#"
+class Reusing(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
+
+if TLS12:
+    CTX.maximum_version = ssl.TLSVersion.TLSv1_2
+ftp = Reusing(context=CTX, timeout=20)
+ftp.connect(HOST, PORT)
+ftp.auth()
+ftp.login(USER, PASSWD)
+ftp.prot_p()
+buf = io.BytesIO()
+print('RETR', ftp.retrbinary('RETR data.bin', buf.write), len(buf.getvalue()))
+print('STOR', ftp.storbinary('STOR pyreuse.bin', io.BytesIO(b'python reusing upload')))
+print('VERSION', ftp.sock.version())
+ftp.quit()
+"#;
+
+#[test]
+fn reuse_required_python_resuming_sessions_succeed_in_tls12_and_tls13() {
+    let pki = Pki::new("reuse1pyreuse");
+    let s = reuse_server(&pki, 1);
+    for (tls12, version) in [(true, "TLSv1.2"), (false, "TLSv1.3")] {
+        let script = format!(
+            "TLS12 = {}\n{PY_REUSE}",
+            if tls12 { "True" } else { "False" }
+        );
+        let out = python_tls(&s, &pki.ca_pem, &script);
+        assert_success(&format!("python resuming FTP_TLS ({version})"), &out, &s);
+        let text = stdout(&out);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("RETR 226") && l.ends_with(&format!(" {}", data().len()))),
+            "{text}"
+        );
+        assert!(text.lines().any(|l| l.starts_with("STOR 226")), "{text}");
+        assert!(text.contains(&format!("VERSION {version}")), "{text}");
+        assert_eq!(
+            fs::read(s.home().join("pyreuse.bin")).unwrap(),
+            b"python reusing upload"
+        );
+        fs::remove_file(s.home().join("pyreuse.bin")).unwrap();
+    }
 }
 
 #[test]
@@ -896,6 +1002,11 @@ fn certs() -> Certs {
 /// only), carol (pinned to `carol.pem`), dave (no certificate filters), erin (CommonName,
 /// password denied). Each has `<name>.txt` in its home.
 fn cert_server(c: &Certs, mode: u8, auth: u8) -> Server {
+    Server::start(cert_opts(c, mode, auth))
+}
+
+/// [`cert_server`]'s options.
+fn cert_opts(c: &Certs, mode: u8, auth: u8) -> ServerOpts {
     let mut opts = with_client_auth(tls_opts(&c.pki, mode), &c.pki, auth, &[&c.crl])
         .user(user_with_filters(
             "alice",
@@ -918,7 +1029,7 @@ fn cert_server(c: &Certs, mode: u8, auth: u8) -> Server {
     for u in ["alice", "bob", "carol", "dave", "erin"] {
         opts = opts.user_file(u, &format!("{u}.txt"), format!("file of {u}"));
     }
-    Server::start(opts)
+    opts
 }
 
 /// AUTH TLS with `cert` presented.
@@ -1038,6 +1149,11 @@ fn cert_common_name_mismatch_is_530_and_plain_users_ignore_the_cert() {
     let s = cert_server(&c, 1, 1);
     let mut t = cert_session(&s, &c, &c.alice);
     t.cmd("USER bob", 530);
+    s.wait_log_line(&[
+        "login failed user=bob",
+        &format!("remote={}", t.local),
+        "client certificate (CN \\\"alice\\\") does not match",
+    ]);
     t.cmd("USER erin", 530);
     // dave has no certificate filters: alice's certificate changes nothing.
     t.cmd("USER dave", 331);
@@ -1318,6 +1434,74 @@ fn sighup_reloads_the_crl() {
 }
 
 #[test]
+fn a_revoked_certificate_cannot_come_back_through_an_old_session() {
+    let c = certs();
+    let s = cert_server(&c, 1, 1);
+    let tls = client(&c.pki).cert(&c.alice);
+    let mut t = TlsCtrl::connect(s.addr, &tls);
+    t.auth();
+    t.cmd("USER alice", 232);
+    // The 232 was read through TLS, so the session tickets sent after the handshake are in.
+    let tickets = t.client_config();
+    t.cmd("QUIT", 221);
+    // Control connections never resume: each one is a full handshake, certificate checked.
+    let mut again = TlsCtrl::connect_with(s.addr, &tls, Arc::clone(&tickets));
+    again.auth();
+    assert_eq!(
+        again.tls().and_then(|c| c.handshake_kind()),
+        Some(HandshakeKind::Full)
+    );
+    again.cmd("USER alice", 232);
+    again.cmd("QUIT", 221);
+
+    c.pki.write_crl("crl.pem", &[&c.revoked, &c.alice]);
+    let lines = sighup(&s);
+    assert!(
+        lines.iter().any(|l| l.contains("TLS material reloaded")),
+        "{lines:?}"
+    );
+    let mut late = TlsCtrl::connect_with(s.addr, &tls, tickets);
+    let local = late.local;
+    match late.try_auth_with("TLS") {
+        Err(_) => {}
+        Ok(()) => {
+            late.send_lenient("USER alice");
+            let r = late.try_reply();
+            assert!(r.is_err(), "a revoked certificate logged in again: {r:?}");
+        }
+    }
+    assert_tls_error_logged(&s, local, "revoked");
+}
+
+#[test]
+fn sighup_reloads_the_ca_certificates() {
+    let c = certs();
+    // The clients' CA file, apart from the one the clients trust the server with.
+    let client_ca = c.pki.path("client-ca.pem");
+    fs::copy(&c.pki.ca_pem, &client_ca).unwrap();
+    let s = Server::start(
+        cert_opts(&c, 1, 1).ftpd("ca_certificates", json!([client_ca.to_str().unwrap()])),
+    );
+    let mut t = cert_session(&s, &c, &c.alice);
+    t.cmd("USER alice", 232);
+    // A new CA replaces the old one in the same file: the old CA's clients are refused,
+    // the new one's log in.
+    let other = Pki::new("newca");
+    let alice2 = other.client("alice2", "alice");
+    fs::copy(&other.ca_pem, &client_ca).unwrap();
+    let lines = sighup(&s);
+    assert!(
+        lines.iter().any(|l| l.contains("TLS material reloaded")),
+        "{lines:?}"
+    );
+    let (_, local) = expect_tls_refused(s.addr, &client(&c.pki).cert(&c.alice), "USER alice");
+    assert_tls_error_logged(&s, local, "UnknownIssuer");
+    let mut t = TlsCtrl::connect(s.addr, &client(&c.pki).cert(&alice2));
+    t.auth();
+    t.cmd("USER alice", 232);
+}
+
+#[test]
 fn sighup_reloads_the_users_file_and_keeps_it_when_broken() {
     let pki = Pki::new("users");
     let s = server(&pki, 1);
@@ -1417,6 +1601,30 @@ fn check_config_unknown_cipher_suite_is_named() {
         ]),
     );
     assert_check_fails(&c, &["tls_cipher_suites", "TLS_RSA_WITH_RC4_128_SHA"]);
+}
+
+#[test]
+fn check_config_tls13_suite_names_are_a_warning() {
+    // Go knows the TLS 1.3 names, so an SFTPGo config may list them; they change nothing.
+    let pki = Pki::new("suite13");
+    let mut c = tls_config(&pki);
+    json_set(
+        &mut c,
+        "/ftpd/bindings/0/tls_cipher_suites",
+        json!([
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+        ]),
+    );
+    let (out, _, _dir) = check_config(&c);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("ferroftpd: warning: ")
+            && l.contains("tls_cipher_suites")
+            && l.contains("TLS_AES_128_GCM_SHA256")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -115,6 +115,13 @@ pub const SUITES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Go's TLS 1.3 suite names: valid in SFTPGo's list, but never configurable.
+const TLS13_SUITES: &[&str] = &[
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+];
+
 fn file_pair(o: &Obj, dir: &Path) -> Result<Option<CertFiles>> {
     let cert = o.string("certificate_file", "")?;
     let key = o.string("certificate_key_file", "")?;
@@ -181,11 +188,23 @@ pub fn read_binding(
     };
     let mut cipher_suites = Vec::new();
     let mut unknown = Vec::new();
+    let mut tls13 = Vec::new();
     for s in b.string_list("tls_cipher_suites")? {
         match SUITES.iter().find(|(go, _)| *go == s) {
             Some((_, iana)) => cipher_suites.push(iana.to_string()),
+            None if TLS13_SUITES.contains(&s.as_str()) => tls13.push(s),
             None => unknown.push(s),
         }
+    }
+    if !tls13.is_empty() {
+        // Go knows these names but does not let them be chosen, so SFTPGo configs may list
+        // them: accepted, and said to have no effect.
+        warnings.push(format!(
+            "{}: {}: {}: TLS 1.3 suites are not configurable (all of them stay on); ignored",
+            b.file().display(),
+            b.key_path("tls_cipher_suites"),
+            tls13.join(", ")
+        ));
     }
     if !unknown.is_empty() {
         return Err(b.error(

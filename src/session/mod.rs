@@ -182,7 +182,7 @@ impl Session {
             .tls_context()
             .ok_or("TLS is not configured on this binding")?;
         let token = ctx.new_token()?;
-        let (config, data_config) = ctx.config_pair();
+        let (config, data_config) = ctx.config_pair(&token);
         let conn = crate::tls::server_connection(&config, &token).map_err(|e| e.to_string())?;
         self.ctrl.start_tls(conn).map_err(|e| e.to_string())?;
         self.tls = Some(TlsSession {

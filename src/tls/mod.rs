@@ -2,10 +2,16 @@
 //! data connections of its sessions, rebuilt on SIGHUP ([`TlsContext::reload`]).
 //!
 //! Session reuse: every control connection gets a random token, set as the resumption data
-//! of the tickets it is issued. A data connection that resumed with a ticket carries the
-//! token back ([`rustls::ServerConnection::received_resumption_data`]), so "this data
-//! connection resumed *this* control connection's session" is checked exactly, and a ticket
-//! from another session (another user) does not pass.
+//! of the sessions it makes (tickets or, in TLS 1.2, session IDs). Its data connections use
+//! a configuration of their own ([`TlsContext::data_config`]) whose ticketer and session
+//! cache resume only sessions that carry this token, so "this data connection resumed
+//! *this* control connection's session" holds exactly, in TLS 1.2 as in 1.3, and a session
+//! from another control connection (another user) starts a full handshake, which
+//! `tls_session_reuse` 1 refuses.
+//!
+//! Control connections never resume: their client certificate is then always checked by a
+//! full handshake against the CAs and CRLs in force, so a certificate revoked and reloaded
+//! by SIGHUP cannot come back through an old session.
 
 pub mod cert;
 pub mod stream;
@@ -17,6 +23,7 @@ use rustls::server::{
     WebPkiClientVerifier,
 };
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use std::fmt;
 use std::sync::{Arc, RwLock};
 
 /// Bytes of the per-control-connection reuse token.
@@ -46,9 +53,12 @@ struct Configs {
 }
 
 impl Configs {
-    fn new(control: ServerConfig) -> Configs {
-        let mut data = control.clone();
+    fn new(config: ServerConfig) -> Configs {
+        let mut data = config.clone();
         data.send_tls13_tickets = data.send_tls13_tickets.min(1);
+        let mut control = config;
+        control.ticketer = Arc::new(IssueOnly(Arc::clone(&control.ticketer)));
+        control.session_storage = Arc::new(IssueOnly(Arc::clone(&control.session_storage)));
         Configs {
             control: Arc::new(control),
             data: Arc::new(data),
@@ -65,10 +75,9 @@ impl TlsContext {
             _ => rustls::crypto::aws_lc_rs::Ticketer::new()
                 .map_err(|e| format!("cannot make a session ticketer: {e}"))?,
         };
-        // Reuse required: tickets only, so a resumed data connection always carries the
-        // token; legacy TLS 1.2 session IDs are not resumable then.
+        // Tickets off: no session IDs either, so nothing resumes.
         let sessions: Arc<dyn StoresServerSessions + Send + Sync> = match settings.session_reuse {
-            SessionReuse::Required => Arc::new(NoServerSessionStorage {}),
+            SessionReuse::Disabled => Arc::new(NoServerSessionStorage {}),
             _ => ServerSessionMemoryCache::new(4096),
         };
         let config = build(settings, global, &provider, &ticketer, &sessions)?;
@@ -104,11 +113,24 @@ impl TlsContext {
         Arc::clone(&self.current().control)
     }
 
-    /// The configurations a new control connection and its data connections use now (the
-    /// data one issues fewer session tickets; see [`Configs`]).
-    pub fn config_pair(&self) -> (Arc<ServerConfig>, Arc<ServerConfig>) {
+    /// The configurations a new control connection, tagged with `token`, and its data
+    /// connections use now (the data one issues fewer session tickets; see [`Configs`]).
+    /// With `tls_session_reuse` 1 the data one resumes only sessions carrying `token`.
+    pub fn config_pair(&self, token: &[u8; TOKEN_LEN]) -> (Arc<ServerConfig>, Arc<ServerConfig>) {
         let c = self.current();
-        (c.control, c.data)
+        if self.settings.session_reuse != SessionReuse::Required {
+            return (c.control, c.data);
+        }
+        let mut data = (*c.data).clone();
+        data.ticketer = Arc::new(OnlyToken {
+            inner: Arc::clone(&data.ticketer),
+            token: *token,
+        });
+        data.session_storage = Arc::new(OnlyToken {
+            inner: Arc::clone(&data.session_storage),
+            token: *token,
+        });
+        (c.control, Arc::new(data))
     }
 
     fn current(&self) -> Configs {
@@ -144,10 +166,12 @@ pub fn server_connection(
     Ok(conn)
 }
 
-/// `tls_session_reuse` 1 holds when the data connection resumed a ticket carrying `token`.
+/// `tls_session_reuse` 1 holds when the data connection resumed a session carrying `token`.
+/// TLS 1.3 hands the token back; rustls does not in TLS 1.2, where the data configuration's
+/// [`OnlyToken`] ticketer and cache resumed nothing else.
 pub fn resumed_from(conn: &ServerConnection, token: &[u8]) -> bool {
     conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
-        && conn.received_resumption_data() == Some(token)
+        && conn.received_resumption_data().is_none_or(|d| d == token)
 }
 
 /// "TLSv1_3 TLS13_AES_256_GCM_SHA384" for STAT and logs.
@@ -255,5 +279,101 @@ impl ProducesTickets for NoTickets {
     }
     fn decrypt(&self, _cipher: &[u8]) -> Option<Vec<u8>> {
         None
+    }
+}
+
+/// The control connections' ticketer and session cache: they issue sessions (for the data
+/// connections to resume) but never resume one themselves; see the module notes.
+struct IssueOnly<T: ?Sized>(Arc<T>);
+
+impl<T: ?Sized> fmt::Debug for IssueOnly<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IssueOnly")
+    }
+}
+
+impl ProducesTickets for IssueOnly<dyn ProducesTickets> {
+    fn enabled(&self) -> bool {
+        self.0.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        self.0.lifetime()
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.0.encrypt(plain)
+    }
+    fn decrypt(&self, _cipher: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+impl StoresServerSessions for IssueOnly<dyn StoresServerSessions> {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.0.put(key, value)
+    }
+    fn get(&self, _key: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn take(&self, _key: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn can_cache(&self) -> bool {
+        self.0.can_cache()
+    }
+}
+
+/// One session's data connections' ticketer and session cache under `tls_session_reuse` 1:
+/// a session resumes only if it was made with this control connection's token (its
+/// resumption data, inside the encrypted ticket or the cached value), whatever the TLS
+/// version.
+struct OnlyToken<T: ?Sized> {
+    inner: Arc<T>,
+    token: [u8; TOKEN_LEN],
+}
+
+impl<T: ?Sized> OnlyToken<T> {
+    fn carries_token(&self, session: Vec<u8>) -> Option<Vec<u8>> {
+        session
+            .windows(TOKEN_LEN)
+            .any(|w| w == self.token)
+            .then_some(session)
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for OnlyToken<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnlyToken")
+    }
+}
+
+impl ProducesTickets for OnlyToken<dyn ProducesTickets> {
+    fn enabled(&self) -> bool {
+        self.inner.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        self.inner.lifetime()
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.inner.encrypt(plain)
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        self.carries_token(self.inner.decrypt(cipher)?)
+    }
+}
+
+impl StoresServerSessions for OnlyToken<dyn StoresServerSessions> {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.inner.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.carries_token(self.inner.get(key)?)
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        // A session of another control connection stays in the cache for its owner.
+        self.carries_token(self.inner.get(key)?)?;
+        self.inner.take(key)
+    }
+    fn can_cache(&self) -> bool {
+        self.inner.can_cache()
     }
 }

@@ -658,6 +658,19 @@ impl TlsCtrl {
             .unwrap_or_else(|e| panic!("implicit TLS to {addr} failed: {e}"))
     }
 
+    /// Clear connection whose TLS uses `config`, the configuration (and so the session
+    /// tickets) of an earlier connection ([`TlsCtrl::client_config`]).
+    pub fn connect_with(addr: SocketAddr, tls: &ClientTls, config: Arc<ClientConfig>) -> TlsCtrl {
+        let mut c = TlsCtrl::connect(addr, tls);
+        c.data_config = Arc::clone(&config);
+        c.config = config;
+        c
+    }
+    /// This connection's client configuration, with the sessions it was given.
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.config)
+    }
+
     /// Data connections use `tls` from now on (e.g. one that never resumes).
     pub fn set_data_tls(&mut self, tls: &ClientTls) {
         self.data_config = tls.config();

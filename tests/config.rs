@@ -464,6 +464,52 @@ fn sha512crypt_password() {
     login_with_stored(&h, "sha512-pw");
 }
 
+/// SFTPGo's PBKDF2 form, computed by Python's hashlib: `$pbkdf2-<algo>$<iterations>$<salt>$<b64 key>`
+/// (`b64salt`: the salt is stored base64-encoded and used decoded).
+fn python_pbkdf2(algo: &str, pw: &str, b64salt: bool) -> String {
+    let script = format!(
+        r#"import base64, hashlib
+salt = b"s4ltS4ltS4lt"
+key = base64.b64encode(hashlib.pbkdf2_hmac("{algo}", {pw:?}.encode(), salt, 1000)).decode()
+if {b64}:
+    print("$pbkdf2-b64salt-{algo}$1000$" + base64.b64encode(salt).decode() + "$" + key)
+else:
+    print("$pbkdf2-{algo}$1000$" + salt.decode() + "$" + key)
+"#,
+        b64 = if b64salt { "True" } else { "False" }
+    );
+    let mut cmd = tool("python3", "apt-get install -y python3");
+    cmd.args(["-c", &script]);
+    let scratch = tempfile::tempdir().unwrap();
+    let out = run_bounded(&mut cmd, scratch.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn pbkdf2_passwords_in_sftpgo_form() {
+    for (algo, b64) in [
+        ("sha256", false),
+        ("sha512", false),
+        ("sha1", false),
+        ("sha256", true),
+    ] {
+        let pw = format!("pbkdf2-{algo}-pw");
+        let h = python_pbkdf2(algo, &pw, b64);
+        login_with_stored(&h, &pw);
+    }
+}
+
+#[test]
+fn argon2id_password() {
+    // argon2-cffi's PasswordHasher(memory_cost=1024, time_cost=1, parallelism=2) of
+    // "ferro secret", as SFTPGo stores argon2id (a vector of src/auth/hash.rs too).
+    login_with_stored(
+        "$argon2id$v=19$m=1024,t=1,p=2$iXqYpCaWP7e/tJkLRYoBdA$dcVJoI5TVD/6nhTvFmtJNprDXhhYl4/Zss0uSU28bcY",
+        "ferro secret",
+    );
+}
+
 #[test]
 fn bcrypt_2y_password() {
     // htpasswd -nbBC 4 u secret, as written by Apache tools.

@@ -231,3 +231,73 @@ fn passive_port_range_is_used() {
     let d = TcpStream::connect(a).unwrap();
     assert_eq!(c.get_over(d, "NLST").unwrap(), b"");
 }
+
+#[test]
+fn passive_ports_are_shared_across_sessions_and_freed_when_one_drops() {
+    // Two ports for everyone: two sessions hold one each, a third is told to wait, and a
+    // session that vanishes without QUIT gives its port back.
+    let lo = free_port("127.0.0.1".parse().unwrap());
+    let s = Server::start(ServerOpts::new().file("a.txt", "hello").ftpd(
+        "passive_port_range",
+        serde_json::json!({"start": lo, "end": lo + 1}),
+    ));
+    let mut a = s.ftp_login();
+    let mut b = s.ftp_login();
+    let mut c = s.ftp_login();
+    let pa = a.pasv().port();
+    let pb = b.pasv().port();
+    assert_ne!(pa, pb, "two waiting sessions got the same port");
+    for p in [pa, pb] {
+        assert!((lo..=lo + 1).contains(&p), "{p} outside {lo}-{}", lo + 1);
+    }
+    let r = c.ask_final("PASV");
+    assert_eq!(r.code, 425, "{r:?}");
+    // A PASV again in the same session reuses its own port rather than leaking one.
+    for _ in 0..3 {
+        assert_eq!(a.pasv().port(), pa);
+    }
+    drop(a);
+    let got = wait_until(SOON, || {
+        let r = c.ask_final("PASV");
+        (r.code == 227).then_some(r)
+    });
+    assert!(got.is_some(), "the dropped session's port never came back");
+    assert_eq!(b.get("RETR a.txt"), b"hello");
+}
+
+#[test]
+fn passive_host_is_resolved_at_each_pasv() {
+    let s = Server::start(ServerOpts::new().binding("passive_host", "localhost"));
+    let mut c = s.ftp_login();
+    let t = c.cmd("PASV", 227);
+    assert!(t.contains("(127,0,0,1,"), "{t}");
+    let s = Server::start(ServerOpts::new().binding("passive_host", "no-such-host.invalid"));
+    let mut c = s.ftp_login();
+    let r = c.ask_final("PASV");
+    assert_eq!(r.code, 425, "{r:?}");
+    c.cmd("NOOP", 200);
+}
+
+#[test]
+fn a_running_transfer_counts_as_activity() {
+    // 40 KB at 8 KB/s takes about 5 s; the idle timeout is 3 s.
+    let body = vec![b'x'; 40_000];
+    let s = Server::start(
+        ServerOpts::new()
+            .common("idle_timeout", 0.05)
+            .file("slow.bin", &body)
+            .user_set(USER, "/download_bandwidth", 8),
+    );
+    let mut c = s.ftp_login();
+    let started = std::time::Instant::now();
+    assert_eq!(c.get("RETR slow.bin"), body);
+    assert!(
+        started.elapsed() > Duration::from_secs(4),
+        "the transfer was not slowed: {:?}",
+        started.elapsed()
+    );
+    // Idle from now on: the timeout closes the session afterwards.
+    let r = c.reply();
+    assert_eq!(r.code, 421, "{r:?}");
+    c.expect_closed();
+}

@@ -98,6 +98,16 @@ fn eprt_wrong_family_is_522() {
 }
 
 #[test]
+fn eprt_ipv6_to_another_address_is_501() {
+    // The bounce check holds over IPv6 as over IPv4.
+    let s = server6();
+    let mut c = s.ftp_login();
+    c.cmd("EPRT |2|::2|5000|", 501);
+    c.cmd("EPRT |2|2001:db8::1|5000|", 501);
+    c.cmd("NOOP", 200);
+}
+
+#[test]
 fn eprt_bad_syntax_is_501() {
     let s = server();
     let mut c = s.ftp_login();

@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, FileTypeExt};
 use std::time::{Duration, SystemTime};
 
 use common::*;
@@ -530,6 +530,56 @@ fn read_only_dir_allows_retr_and_list() {
     // The rest of the home is untouched by the /ro rule.
     c.put("STOR ok.txt", b"ok");
     c.cmd("DELE ok.txt", 250);
+}
+
+#[test]
+fn a_symlink_into_a_read_only_dir_gives_no_write_access_there() {
+    // An administrator's link from the writable home into /ro: what it leads to keeps /ro's
+    // permissions, whichever path names it.
+    let s = ro_server();
+    symlink("ro", s.home().join("relin")).unwrap();
+    let mut c = s.ftp_login();
+    assert_stor_refused(&mut c, "STOR", "relin/new.txt");
+    assert_stor_refused(&mut c, "APPE", "relin/f.txt");
+    c.cmd("DELE relin/f.txt", 550);
+    c.cmd("MKD relin/new", 550);
+    c.cmd("RMD relin/sub", 550);
+    c.cmd("RNFR relin/f.txt", 550);
+    c.cmd("MFMT 20010101000000 relin/f.txt", 550);
+    assert_eq!(dir_names(&s.home().join("ro")), ["f.txt", "sub"]);
+    assert_eq!(fs::read(s.home().join("ro/f.txt")).unwrap(), b"readonly");
+    // What /ro allows still works through the link.
+    assert_eq!(c.get("RETR relin/f.txt"), b"readonly");
+    assert!(c.list("LIST relin").contains("f.txt"));
+}
+
+#[test]
+fn a_fifo_in_the_home_is_refused_without_hanging_the_session() {
+    let s = Server::start(ServerOpts::new().file("a.txt", "hello"));
+    let fifo = s.home().join("ff");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils) is needed");
+    assert!(made.success());
+    let mut c = s.ftp_login();
+    // Each would block in open(2) for ever if the FIFO were opened like a file.
+    let r = c.try_get("RETR ff").unwrap_err();
+    assert!(matches!(r.code, 550 | 553), "RETR ff: {r:?}");
+    match c.try_put("STOR ff", b"data") {
+        Ok(_) => panic!("STOR onto a FIFO succeeded"),
+        Err(r) => assert!(matches!(r.code, 550 | 553), "STOR ff: {r:?}"),
+    }
+    match c.try_put("APPE ff", b"data") {
+        Ok(_) => panic!("APPE onto a FIFO succeeded"),
+        Err(r) => assert!(matches!(r.code, 550 | 553), "APPE ff: {r:?}"),
+    }
+    // The session goes on.
+    assert_eq!(c.get("RETR a.txt"), b"hello");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }
 
 #[test]

@@ -409,11 +409,25 @@ impl Vfs {
         &self.perms
     }
 
+    /// `perm` on directory `dir`, and on where `dir` really is when a symlink on the way
+    /// leads elsewhere in the home: a link an administrator made from a writable directory
+    /// into a read-only one gives no write access there.
     fn check(&self, dir: &str, perm: Perm, name: &'static str) -> FsResult<()> {
-        if self.perms.of_dir(dir).has(perm) {
-            Ok(())
-        } else {
-            Err(FsError::Denied(name))
+        if !self.perms.of_dir(dir).has(perm) {
+            return Err(FsError::Denied(name));
+        }
+        // With one permission set for the whole home, where a path leads changes nothing.
+        if !self.perms.has_entries_below("/") {
+            return Ok(());
+        }
+        match self.real_path(dir) {
+            Ok(real) if real != dir && !self.perms.of_dir(&real).has(perm) => {
+                Err(FsError::Denied(name))
+            }
+            Ok(_) => Ok(()),
+            // The operation itself meets the missing directory and says so.
+            Err(FsError::NotFound) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -437,14 +451,9 @@ impl Vfs {
         }
     }
 
+    /// A regular file to download (a FIFO or device is refused, not waited on).
     pub fn open_read(&self, p: &str) -> FsResult<std::fs::File> {
-        self.name_ok(p)?;
-        self.check(path::parent(p), Perm::Download, "download")?;
-        let f = self.dir(p).open(self.rel(p))?;
-        if f.metadata()?.is_dir() {
-            return Err(FsError::IsADirectory);
-        }
-        Ok(f.into_std())
+        self.open_regular(p).map(|(f, _)| f)
     }
 
     /// Checks what an upload to `p` needs: `upload` for a new file, `overwrite` for an
@@ -480,6 +489,7 @@ impl Vfs {
     }
 
     fn open_write_unchecked(&self, p: &str, mode: WriteMode) -> FsResult<std::fs::File> {
+        use cap_std::fs::OpenOptionsExt;
         let mut o = OpenOptions::new();
         o.write(true);
         match mode {
@@ -488,7 +498,14 @@ impl Vfs {
             WriteMode::At(_) => o.create(true),
             WriteMode::New => o.create_new(true),
         };
-        let f = self.dir(p).open_with(self.rel(p), &o)?.into_std();
+        // Non-blocking, then checked: opening a FIFO for writing would wait for a reader.
+        o.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        let f = self.dir(p).open_with(self.rel(p), &o)?;
+        if !f.metadata()?.is_file() {
+            return Err(FsError::NotAFile);
+        }
+        // O_NONBLOCK stays: it changes nothing for a regular file.
+        let f = f.into_std();
         if mode == WriteMode::New {
             self.give(&f);
         }

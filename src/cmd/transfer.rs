@@ -307,10 +307,13 @@ impl Session {
         let resume =
             self.server.config.common.upload_mode == crate::config::UploadMode::AtomicResume;
         if let Some(tmp) = temp {
+            // upload_mode 2 keeps a cut upload for a resume, but never one cut by the disk
+            // quota or a size limit: a resume could only fail again (SFTPGo removes the
+            // partial file on a quota error whatever the mode).
             let keep = match &outcome {
                 Some(Outcome::Done(_)) => true,
+                Some(Outcome::OverBudget(_)) | None => false,
                 Some(o) => resume && o.bytes() > 0,
-                None => false,
             };
             let r = self.with_vfs(|v| {
                 if keep {

@@ -467,6 +467,11 @@ impl Session {
         if let Some(r) = self.running.as_mut() {
             r.bytes = bytes;
         }
+        // The daemon is stopping now: the transfer ends here, so that it is logged and
+        // its temporary file removed before the process exits.
+        if self.server.lifecycle.cutting() {
+            return Ctl::Abort;
+        }
         loop {
             match self.ctrl.try_read_line() {
                 Ok(None) => return Ctl::Go,

@@ -273,7 +273,12 @@ fn sessions_that_never_log_in_ban_with_score_no_auth() {
         sessions += 1;
         None
     })
-    .unwrap_or_else(|| panic!("not banned after {sessions} sessions without login; log:\n{}", s.log()));
+    .unwrap_or_else(|| {
+        panic!(
+            "not banned after {sessions} sessions without login; log:\n{}",
+            s.log()
+        )
+    });
     assert!(sessions <= 3, "banned only after {sessions} sessions");
     s.wait_log_line(&["ban remote=127.0.0.1", "connections without a login"]);
     // A client that logs in is not scored this way.

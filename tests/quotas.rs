@@ -486,11 +486,11 @@ fn upload_mode_1_past_quota_size_never_shows_the_target() {
 /// must not count it.
 #[test]
 fn upload_mode_2_cut_by_quota_size_or_max_upload_file_size_leaves_no_partial_file() {
-    let s = Server::start(
-        quota_opts(100_000, 0)
-            .common("upload_mode", 2)
-            .user_set(USER, "/filters/max_upload_file_size", 150_000),
-    );
+    let s = Server::start(quota_opts(100_000, 0).common("upload_mode", 2).user_set(
+        USER,
+        "/filters/max_upload_file_size",
+        150_000,
+    ));
     let local = s.local().join("big.bin");
     fs::write(&local, random_bytes(200_000, 60)).unwrap();
     let out = s.curl(&["-T", local.to_str().unwrap(), &s.url("big.bin")]);
@@ -500,17 +500,25 @@ fn upload_mode_2_cut_by_quota_size_or_max_upload_file_size_leaves_no_partial_fil
     wait_until(SOON, || temps_in(&s.home()).is_empty().then_some(()))
         .unwrap_or_else(|| panic!("temporary files left: {:?}", temps_in(&s.home())));
     let mut c = s.ftp_login();
-    assert_avbl(&mut c, None, 100_000, "the removed partial file uses no quota");
-    // The size limit (no quota in the way): the same.
-    let s = Server::start(
-        ServerOpts::new()
-            .common("upload_mode", 2)
-            .user_set(USER, "/filters/max_upload_file_size", 100_000),
+    assert_avbl(
+        &mut c,
+        None,
+        100_000,
+        "the removed partial file uses no quota",
     );
+    // The size limit (no quota in the way): the same.
+    let s = Server::start(ServerOpts::new().common("upload_mode", 2).user_set(
+        USER,
+        "/filters/max_upload_file_size",
+        100_000,
+    ));
     let local = s.local().join("big.bin");
     fs::write(&local, random_bytes(200_000, 61)).unwrap();
     let out = s.curl(&["-T", local.to_str().unwrap(), &s.url("big.bin")]);
-    assert!(!out.status.success(), "curl -T past the size limit should fail");
+    assert!(
+        !out.status.success(),
+        "curl -T past the size limit should fail"
+    );
     assert_logged_cut(&s, "STOR", "/big.bin", 100_000);
     assert_gone_soon(
         &s.home().join("big.bin"),

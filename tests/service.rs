@@ -179,8 +179,8 @@ fn initd_script_makes_the_log_directory_only_for_log_options() {
         "--user=nobody --json-log /x/j",
     ] {
         let (_d, logdir) = initd_logdir_after_start(args);
-        let meta = std::fs::metadata(&logdir)
-            .unwrap_or_else(|e| panic!("{args}: no log directory: {e}"));
+        let meta =
+            std::fs::metadata(&logdir).unwrap_or_else(|e| panic!("{args}: no log directory: {e}"));
         use std::os::unix::fs::MetadataExt;
         assert_eq!(meta.uid(), 65534, "{args}: owned by nobody");
         assert_eq!(meta.mode() & 0o777, 0o750, "{args}");

@@ -520,10 +520,11 @@ impl Session {
                 Err(ReadError::TooLong) => {
                     // Scored as between commands; a ban closes the session after the
                     // transfer, at its next line.
-                    if let Some(ban) = self.server.defender.record(
-                        self.peer.ip(),
-                        crate::limits::defender::Event::BadCommand,
-                    ) {
+                    if let Some(ban) = self
+                        .server
+                        .defender
+                        .record(self.peer.ip(), crate::limits::defender::Event::BadCommand)
+                    {
                         crate::log::ban(self.peer.ip(), ban, "bad commands");
                     }
                 }

@@ -147,7 +147,7 @@ fn drain(
         let now = Instant::now();
         if now >= deadline {
             log::warn!("stopped: grace period over, {left} session(s) cut");
-            return Ok(());
+            return cut(server);
         }
         match poll.poll(&mut events, Some(STOP_TICK.min(deadline - now))) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -161,12 +161,34 @@ fn drain(
                 .collect();
             if let Some(s) = again.first() {
                 log::warn!("signal {s} again: stopping now, {left} session(s) cut");
-                return Ok(());
+                return cut(server);
             }
         }
     }
 }
 
+/// Stops the running transfers and waits (bounded) for their sessions to end, so that each
+/// transfer is logged and its temporary upload file removed before the process exits.
+fn cut(server: &Server) -> io::Result<()> {
+    server.lifecycle.cut();
+    let deadline = Instant::now() + CUT_WAIT;
+    while server.lifecycle.count() > 0 {
+        if Instant::now() >= deadline {
+            log::warn!(
+                "{} session(s) still running after {}s: exiting anyway",
+                server.lifecycle.count(),
+                CUT_WAIT.as_secs()
+            );
+            break;
+        }
+        std::thread::sleep(STOP_TICK / 4);
+    }
+    Ok(())
+}
+
+/// How long cut transfers get to clean up. A transfer loop looks at the flag every
+/// `data::TICK` (100 ms) and a TLS data connection's close_notify waits at most 2 s.
+const CUT_WAIT: Duration = Duration::from_secs(5);
 /// How often the stop looks whether the last session has gone.
 const STOP_TICK: Duration = Duration::from_millis(100);
 /// How soon a listener whose accept failed is tried again.

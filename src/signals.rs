@@ -3,7 +3,10 @@
 //! sessions are told `421` and closed, and a session in the middle of a command (a
 //! transfer) may finish it, within the grace period, before it gets its `421`. When the
 //! last session has gone, or the grace period is over, the process exits; a second SIGTERM
-//! or SIGINT exits at once.
+//! or SIGINT exits at once. "At once" still lets every running transfer stop cleanly: the
+//! stop raises the "cut" flag ([`Lifecycle::cut`]), which the transfer loops see within a
+//! tick through [`crate::session::Session::control_check`]; each one then logs its
+//! transfer (failed) and removes its temporary upload file before the process exits.
 //!
 //! Every session registers here ([`Lifecycle::register`]) with a shared handle on its
 //! control socket (not a duplicate: one descriptor per session) and a small state, so the stop can reach the idle ones: it shuts the reading half
@@ -41,6 +44,8 @@ struct Slot {
 #[derive(Default)]
 pub struct Lifecycle {
     stopping: AtomicBool,
+    /// Stopping now: running transfers must end at their next check.
+    cut: AtomicBool,
     next: AtomicU64,
     sessions: Mutex<HashMap<u64, Slot>>,
 }
@@ -84,6 +89,16 @@ impl Lifecycle {
 
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Tells every running transfer to stop now (grace over, or a second signal).
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether running transfers must stop now.
+    pub fn cutting(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
     }
 
     /// Sessions alive now.

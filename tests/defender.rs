@@ -210,3 +210,80 @@ fn failed_logins_with_the_defender_off_never_ban() {
     assert_eq!(r.code, 220, "{:?}", r.lines);
     assert!(!s.log().contains("ban remote="), "{}", s.log());
 }
+
+/// The defender with `key` set to `value` (the other scores as in [`defender_opts`]).
+fn defender_with(key: &str, value: u32) -> ServerOpts {
+    let opts = defender_opts();
+    opts.set(&format!("/common/defender/{key}"), value)
+}
+
+const BAD_CLOSING: &str = "421 Too many bad commands: closing";
+
+#[test]
+fn unknown_commands_and_overlong_lines_ban_at_the_threshold() {
+    let s = Server::start(defender_with("score_bad_command", 1));
+    // Three unknown verbs (1 point each, threshold 3): the third is answered 500, then 421.
+    let mut c = ctrl_from(LOCAL_IP, s.addr);
+    c.cmd("XYZZY", 500);
+    c.cmd("PLUGH", 500);
+    c.send("FROBOZZ");
+    assert_eq!(c.reply().code, 500);
+    assert_eq!(c.reply().first(), BAD_CLOSING);
+    c.expect_closed();
+    assert_banned(&s, LOCAL_IP);
+    s.wait_log_line(&["ban remote=127.0.0.1 for 3s", "bad commands"]);
+    // Overlong lines score the same, logged in or not.
+    let mut c = assert_welcome(&s, OTHER_IP);
+    let long = "X".repeat(5000);
+    c.cmd(&long, 500);
+    c.cmd(&long, 500);
+    c.cmd("NOOP", 200);
+    c.send("BOGUS");
+    assert_eq!(c.reply().code, 500);
+    assert_eq!(c.reply().first(), BAD_CLOSING);
+    c.expect_closed();
+    assert_banned(&s, OTHER_IP);
+}
+
+#[test]
+fn score_bad_command_0_never_bans() {
+    let s = Server::start(defender_with("score_bad_command", 0));
+    let mut c = s.ftp_raw();
+    for _ in 0..10 {
+        c.cmd("XYZZY", 500);
+    }
+    c.cmd("QUIT", 221);
+    let r = first_reply_from(&s, LOCAL_IP);
+    assert_eq!(r.code, 220, "{:?}", r.lines);
+}
+
+#[test]
+fn sessions_that_never_log_in_ban_with_score_no_auth() {
+    let s = Server::start(defender_with("score_no_auth", 1));
+    // Each session that ends without a login scores 1 as its thread ends (threshold 3; the
+    // harness's readiness probe may already have scored one): sessions that only QUIT
+    // get the address banned after at most three.
+    let mut sessions = 0;
+    wait_until(SOON, || {
+        let r = first_reply_from(&s, LOCAL_IP);
+        if r.first() == BANNED {
+            return Some(());
+        }
+        assert_eq!(r.code, 220, "{:?}", r.lines);
+        sessions += 1;
+        None
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "not banned after {sessions} sessions without login; log:\n{}",
+            s.log()
+        )
+    });
+    assert!(sessions <= 3, "banned only after {sessions} sessions");
+    s.wait_log_line(&["ban remote=127.0.0.1", "connections without a login"]);
+    // A client that logs in is not scored this way.
+    let mut c = assert_welcome(&s, OTHER_IP);
+    c.cmd("QUIT", 221);
+    let r = first_reply_from(&s, OTHER_IP);
+    assert_eq!(r.code, 220, "{:?}", r.lines);
+}

@@ -11,6 +11,7 @@ use common::{random_bytes, Ctrl, SOON};
 use daemon::{run_to_exit, Daemon, Setup};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 /// Starts an upload of `bytes` and sends its first half; returns the data connection.
@@ -57,9 +58,54 @@ fn sigterm_lets_a_running_upload_finish_whole() {
     d.wait_log_line(&["transfer STOR", "path=/whole.bin", "result=ok"]);
 }
 
+/// A daemon with upload_mode 1 (temporary upload files) and both transfer logs, in
+/// `logs`.
+fn start_logged(logs: &Path, grace: &str) -> Daemon {
+    Daemon::start(
+        Setup::new()
+            .set("/common/upload_mode", 1)
+            .arg(&format!("--grace={grace}"))
+            .arg(&format!("--xferlog={}", logs.join("xferlog").display()))
+            .arg(&format!("--json-log={}", logs.join("json").display())),
+    )
+}
+
+/// After the daemon has exited: the cut upload of `name` was logged exactly once in each
+/// log (failed, xferlog status `i`), and no temporary upload file stayed in the home.
+fn assert_cut_transfer_logged_and_cleaned(d: &Daemon, logs: &Path, name: &str) {
+    let path = format!("path=/{name}");
+    let human: Vec<String> = d
+        .log()
+        .lines()
+        .filter(|l| l.contains("transfer STOR") && l.contains(&path))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(human.len(), 1, "one human line; log:\n{}", d.log());
+    assert!(human[0].contains("result=failed"), "{}", human[0]);
+    let xfer = std::fs::read_to_string(logs.join("xferlog")).unwrap_or_default();
+    let xfer: Vec<&str> = xfer.lines().collect();
+    assert_eq!(xfer.len(), 1, "one xferlog line: {xfer:?}");
+    let fields: Vec<&str> = xfer[0].split_whitespace().collect();
+    assert_eq!(fields.last(), Some(&"i"), "incomplete: {}", xfer[0]);
+    assert!(fields.contains(&format!("/{name}").as_str()), "{}", xfer[0]);
+    let json = std::fs::read_to_string(logs.join("json")).unwrap_or_default();
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["event"] == "transfer")
+        .collect();
+    assert_eq!(events.len(), 1, "one JSON transfer event: {json}");
+    assert_eq!(events[0]["result"], "failed", "{}", events[0]);
+    assert_eq!(events[0]["path"], format!("/{name}"), "{}", events[0]);
+    let left = common::upload_temps(&d.home("u"));
+    assert!(left.is_empty(), "temporary upload files left: {left:?}");
+    assert!(!d.home("u").join(name).exists(), "the cut upload appeared");
+}
+
 #[test]
 fn the_grace_period_cuts_a_stalled_transfer() {
-    let mut d = Daemon::start(Setup::new().arg("--grace=1"));
+    let logs = tempfile::tempdir().unwrap();
+    let mut d = start_logged(logs.path(), "1");
     let mut c = d.login();
     let bytes = random_bytes(1 << 20, 8);
     let _data = upload_half(&mut c, "cut.bin", &bytes);
@@ -67,11 +113,16 @@ fn the_grace_period_cuts_a_stalled_transfer() {
     let st = d.wait_exit(SOON);
     assert!(st.success(), "exit status {st}; log:\n{}", d.log());
     d.wait_log_line(&["grace period over", "1 session(s) cut"]);
+    assert_cut_transfer_logged_and_cleaned(&d, logs.path(), "cut.bin");
+    // The client was told before the close.
+    let r = c.reply();
+    assert_eq!(r.code, 426, "{r:?}");
 }
 
 #[test]
 fn a_second_signal_stops_at_once() {
-    let mut d = Daemon::start(Setup::new().arg("--grace").arg("3600"));
+    let logs = tempfile::tempdir().unwrap();
+    let mut d = start_logged(logs.path(), "3600");
     let mut c = d.login();
     let bytes = random_bytes(1 << 20, 9);
     let _data = upload_half(&mut c, "again.bin", &bytes);
@@ -81,6 +132,7 @@ fn a_second_signal_stops_at_once() {
     let st = d.wait_exit(SOON);
     assert!(st.success(), "exit status {st}; log:\n{}", d.log());
     d.wait_log_line(&["again: stopping now", "1 session(s) cut"]);
+    assert_cut_transfer_logged_and_cleaned(&d, logs.path(), "again.bin");
 }
 
 #[test]

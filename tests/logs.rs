@@ -342,3 +342,58 @@ fn a_ban_is_logged_once_in_both_logs() {
         "{log}"
     );
 }
+
+/// An aborted transfer is logged once, as incomplete: xferlog completion status `i`, JSON
+/// result `aborted`, for an upload and a download alike.
+#[test]
+fn aborted_transfers_have_xferlog_status_i() {
+    use std::io::Write;
+    let logs = tempfile::tempdir().unwrap();
+    let xferlog = logs.path().join("xferlog");
+    let json = logs.path().join("events.jsonl");
+    let server = Server::start(
+        ServerOpts::new()
+            .arg(&format!("--xferlog={}", xferlog.display()))
+            .arg(&format!("--json-log={}", json.display()))
+            .file("big.bin", common::random_bytes(32 << 20, 3)),
+    );
+    let mut c = server.ftp_login();
+    // An upload stopped by ABOR with its data connection still open.
+    let mut data = c.open_data();
+    c.send("STOR cut.bin");
+    c.expect_prelim();
+    data.write_all(&[7u8; 4096]).unwrap();
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    drop(data);
+    // A download the client does not read, then aborts.
+    let data = c.open_data();
+    c.send("RETR big.bin");
+    c.expect_prelim();
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    drop(data);
+
+    let x: Vec<Xfer> = wait_lines(&xferlog, 2)
+        .iter()
+        .map(|l| parse_xferlog(l))
+        .collect();
+    assert_eq!(x.len(), 2);
+    for (t, (file, dir)) in x.iter().zip([("/cut.bin", "i"), ("/big.bin", "o")]) {
+        assert_eq!(
+            (t.file.as_str(), t.direction.as_str(), t.status.as_str()),
+            (file, dir, "i"),
+            "an aborted transfer is incomplete"
+        );
+    }
+    assert!(x[1].size < 32 << 20, "the download was cut");
+    let results: Vec<Value> = wait_lines(&json, 3)
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "transfer")
+        .map(|e| e["result"].clone())
+        .collect();
+    assert_eq!(results, [Value::from("aborted"), Value::from("aborted")]);
+}

@@ -211,3 +211,36 @@ fn after_a_drop_per_user_ids_are_not_applied_and_the_log_says_so() {
     c.put("STOR x.txt", b"x");
     assert_eq!(owner(&d.home("u").join("x.txt")), (NOBODY, NOBODY));
 }
+
+/// gid 1 on Debian, FreeBSD and OpenBSD alike (the group `daemon`).
+const DAEMON_GID: u32 = 1;
+
+#[test]
+fn group_other_than_the_users_primary_one_is_the_one_in_force() {
+    if !require_root() {
+        return;
+    }
+    // uid 65534 with gid 1: a mix-up of the two ids (or the primary group kept instead of
+    // --group) shows, which 65534/65534 could not.
+    let mut s = Setup::new();
+    s.root_env = false;
+    s.homes_owner = Some((NOBODY, DAEMON_GID));
+    let s = s.arg("--user").arg("nobody").arg("--group").arg("daemon");
+    let d = Daemon::start(s);
+    d.wait_log_line(&["privileges dropped to user nobody (uid 65534, gid 1)"]);
+    let mut c = d.login();
+    c.put("STOR g.txt", b"group");
+    c.cmd("MKD gdir", 257);
+    let creds = credentials(d.pid());
+    for l in &creds {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        match f[0] {
+            "Uid:" => assert_eq!(f[1..], ["65534"; 4], "{creds:?}"),
+            "Gid:" => assert_eq!(f[1..], ["1"; 4], "{creds:?}"),
+            "Groups:" => assert_eq!(l, "Groups: 1", "{creds:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(owner(&d.home("u").join("g.txt")), (NOBODY, DAEMON_GID));
+    assert_eq!(owner(&d.home("u").join("gdir")), (NOBODY, DAEMON_GID));
+}

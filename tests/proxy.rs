@@ -337,8 +337,9 @@ struct Haproxy {
 }
 
 /// HAProxy on 127.0.0.2: two control frontends (send-proxy-v2 and send-proxy) and the
-/// passive range (send-proxy), all to ferroftpd on 127.0.0.1, connecting from 127.0.0.2.
-fn start_haproxy(server: &Server, range: (u16, u16)) -> Haproxy {
+/// passive range (`pasv_send`: send-proxy or send-proxy-v2), all to ferroftpd on
+/// 127.0.0.1, connecting from 127.0.0.2.
+fn start_haproxy(server: &Server, range: (u16, u16), pasv_send: &str) -> Haproxy {
     let proxy_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let ctrl_v2 = SocketAddr::new(proxy_ip, common::free_port(proxy_ip));
     let ctrl_v1 = SocketAddr::new(proxy_ip, common::free_port(proxy_ip));
@@ -350,7 +351,7 @@ fn start_haproxy(server: &Server, range: (u16, u16)) -> Haproxy {
          frontend ctrl_v1\n    bind {ctrl_v1}\n    default_backend ftp_v1\n\
          backend ftp_v1\n    server ftp 127.0.0.1:{port} send-proxy source 127.0.0.2\n\
          frontend pasv\n    bind 127.0.0.2:{}-{}\n    default_backend pasv\n\
-         backend pasv\n    server ftp 127.0.0.1 send-proxy source 127.0.0.2\n",
+         backend pasv\n    server ftp 127.0.0.1 {pasv_send} source 127.0.0.2\n",
         range.0,
         range.1,
         port = server.port(),
@@ -403,9 +404,9 @@ fn start_haproxy(server: &Server, range: (u16, u16)) -> Haproxy {
     }
 }
 
-#[test]
-fn through_haproxy_the_client_address_drives_filters_logs_and_data_checks() {
-    let range = free_range(4);
+/// ferroftpd behind HAProxy on 127.0.0.2 (mode 2), passive ports `range`, with a user
+/// `proxyhost` allowed from the proxy's address only.
+fn behind_haproxy(range: (u16, u16)) -> Server {
     let mut proxy_host = common::user_json("proxyhost");
     proxy_host["filters"]["allowed_ip"] = json!(["127.0.0.2/32"]);
     let opts = proxied(2, &["127.0.0.2/32"])
@@ -415,11 +416,14 @@ fn through_haproxy_the_client_address_drives_filters_logs_and_data_checks() {
             json!({"start": range.0, "end": range.1}),
         )
         .binding("force_passive_ip", "127.0.0.2");
-    let server = Server::start(opts);
-    let hap = start_haproxy(&server, range);
-    let client_ip = ip("127.0.0.3");
+    Server::start(opts)
+}
 
-    for (name, front) in [("send-proxy-v2", hap.ctrl_v2), ("send-proxy", hap.ctrl_v1)] {
+/// Through the HAProxy control frontend `front` from `client_ip`: the login, a PASV
+/// download and an EPSV upload (both through the passive frontend) and the logs name the
+/// client; a user allowed only from the proxy's address is refused.
+fn session_through(server: &Server, name: &str, front: SocketAddr, client_ip: IpAddr) {
+    {
         let mut c = Ctrl::from_stream(connect_from(client_ip, front));
         c.expect(220);
         c.login(USER, PASS);
@@ -458,6 +462,17 @@ fn through_haproxy_the_client_address_drives_filters_logs_and_data_checks() {
         c.cmd("USER proxyhost", 331);
         c.cmd("PASS secret", 530);
     }
+}
+
+#[test]
+fn through_haproxy_the_client_address_drives_filters_logs_and_data_checks() {
+    let range = free_range(4);
+    let server = behind_haproxy(range);
+    let hap = start_haproxy(&server, range, "send-proxy");
+    let client_ip = ip("127.0.0.3");
+    for (name, front) in [("send-proxy-v2", hap.ctrl_v2), ("send-proxy", hap.ctrl_v1)] {
+        session_through(&server, name, front, client_ip);
+    }
 
     // A real client through HAProxy: curl, from 127.0.0.3, passive mode.
     let url = format!("ftp://{USER}:{PASS}@127.0.0.2:{}/f.txt", hap.ctrl_v2.port());
@@ -468,4 +483,18 @@ fn through_haproxy_the_client_address_drives_filters_logs_and_data_checks() {
     let mut s = connect_from(client_ip, server.addr);
     let text = String::from_utf8(read_to_close(&mut s)).unwrap();
     assert!(text.starts_with("421 "), "{text:?}");
+}
+
+/// send-proxy-v2 on the passive ports as well as on the control port: the binary header
+/// on data connections names the client too.
+#[test]
+fn through_haproxy_send_proxy_v2_on_control_and_passive_ports() {
+    let range = free_range(4);
+    let server = behind_haproxy(range);
+    let hap = start_haproxy(&server, range, "send-proxy-v2");
+    session_through(&server, "v2 everywhere", hap.ctrl_v2, ip("127.0.0.3"));
+    let url = format!("ftp://{USER}:{PASS}@127.0.0.2:{}/f.txt", hap.ctrl_v2.port());
+    let out = server.curl_ok(&["--interface", "127.0.0.3", &url]);
+    assert_eq!(out, b"proxied file\n");
+    server.wait_log_line(&["transfer RETR", "remote=127.0.0.3:", "result=ok"]);
 }

@@ -481,6 +481,53 @@ fn upload_mode_1_past_quota_size_never_shows_the_target() {
     assert_avbl(&mut c, None, 600, "the refused atomic uploads used nothing");
 }
 
+/// upload_mode 2 keeps a cut upload for a resume, but not one cut by the disk quota or
+/// the size limit (as SFTPGo): curl's 200 KB upload must leave nothing, and the usage
+/// must not count it.
+#[test]
+fn upload_mode_2_cut_by_quota_size_or_max_upload_file_size_leaves_no_partial_file() {
+    let s = Server::start(quota_opts(100_000, 0).common("upload_mode", 2).user_set(
+        USER,
+        "/filters/max_upload_file_size",
+        150_000,
+    ));
+    let local = s.local().join("big.bin");
+    fs::write(&local, random_bytes(200_000, 60)).unwrap();
+    let out = s.curl(&["-T", local.to_str().unwrap(), &s.url("big.bin")]);
+    assert!(!out.status.success(), "curl -T past the quota should fail");
+    assert_logged_cut(&s, "STOR", "/big.bin", 100_000);
+    assert_gone_soon(&s.home().join("big.bin"), "upload_mode 2 past quota_size");
+    wait_until(SOON, || temps_in(&s.home()).is_empty().then_some(()))
+        .unwrap_or_else(|| panic!("temporary files left: {:?}", temps_in(&s.home())));
+    let mut c = s.ftp_login();
+    assert_avbl(
+        &mut c,
+        None,
+        100_000,
+        "the removed partial file uses no quota",
+    );
+    // The size limit (no quota in the way): the same.
+    let s = Server::start(ServerOpts::new().common("upload_mode", 2).user_set(
+        USER,
+        "/filters/max_upload_file_size",
+        100_000,
+    ));
+    let local = s.local().join("big.bin");
+    fs::write(&local, random_bytes(200_000, 61)).unwrap();
+    let out = s.curl(&["-T", local.to_str().unwrap(), &s.url("big.bin")]);
+    assert!(
+        !out.status.success(),
+        "curl -T past the size limit should fail"
+    );
+    assert_logged_cut(&s, "STOR", "/big.bin", 100_000);
+    assert_gone_soon(
+        &s.home().join("big.bin"),
+        "upload_mode 2 past max_upload_file_size",
+    );
+    wait_until(SOON, || temps_in(&s.home()).is_empty().then_some(()))
+        .unwrap_or_else(|| panic!("temporary files left: {:?}", temps_in(&s.home())));
+}
+
 #[test]
 fn disk_usage_is_kept_across_sessions_and_deletes_give_it_back() {
     let s = Server::start(quota_opts(1000, 0));

@@ -137,6 +137,64 @@ fn initd_script_starts_reloads_and_stops_the_daemon() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("ftpd: expected an object"));
 }
 
+/// The init.d script with a stub daemon (its configtest passes, its start fails): what
+/// `start` leaves in LOGDIR for `args`.
+fn initd_logdir_after_start(args: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("stub");
+    std::fs::write(&stub, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logdir = dir.path().join("logs");
+    let defaults = dir.path().join("default");
+    std::fs::write(
+        &defaults,
+        format!(
+            "DAEMON={}\nPIDFILE={}\nLOGDIR={}\nDAEMON_ARGS=\"{args}\"\n",
+            stub.display(),
+            dir.path().join("pid").display(),
+            logdir.display()
+        ),
+    )
+    .unwrap();
+    let out = run(tool("sh", "a POSIX shell")
+        .arg(root().join("etc/init.d/ferroftpd"))
+        .arg("start")
+        .env("FERROFTPD_DEFAULTS", &defaults));
+    // The stub exits at once: the start itself fails, after the log directory step.
+    assert!(!out.status.success());
+    (dir, logdir)
+}
+
+#[test]
+fn initd_script_makes_the_log_directory_only_for_log_options() {
+    let (_d, logdir) = initd_logdir_after_start("--syslog --user nobody");
+    assert!(!logdir.exists(), "created without --xferlog/--json-log");
+    if !daemon_is_root() {
+        return;
+    }
+    for args in [
+        "--user nobody --xferlog /x/xferlog",
+        "--json-log=/x/j -u nobody",
+        "--user=nobody --json-log /x/j",
+    ] {
+        let (_d, logdir) = initd_logdir_after_start(args);
+        let meta =
+            std::fs::metadata(&logdir).unwrap_or_else(|e| panic!("{args}: no log directory: {e}"));
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(meta.uid(), 65534, "{args}: owned by nobody");
+        assert_eq!(meta.mode() & 0o777, 0o750, "{args}");
+    }
+}
+
+/// Is this test process root (chown needs it)?
+fn daemon_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
 #[test]
 fn rc_scripts_parse_and_have_their_rc_subr_lines() {
     for (script, lines) in [
@@ -152,6 +210,8 @@ fn rc_scripts_parse_and_have_their_rc_subr_lines() {
                 "command=\"/usr/sbin/daemon\"",
                 "extra_commands=\"configtest reload\"",
                 "sig_reload=\"HUP\"",
+                "ferroftpd_logdir ${rc_flags}",
+                "install -d -o \"${_user}\" -m 0750 \"${ferroftpd_logdir}\"",
                 "# PROVIDE: ferroftpd",
                 "# KEYWORD: shutdown",
                 "run_rc_command \"$1\"",
@@ -166,6 +226,9 @@ fn rc_scripts_parse_and_have_their_rc_subr_lines() {
                 "rc_bg=YES",
                 "rc_reload=YES",
                 "rc_configtest()",
+                "daemon_timeout=35",
+                "rc_pre()",
+                "install -d -o \"${_user}\" -m 0750 \"/var/log/ferroftpd\"",
                 "rc_cmd $1",
             ][..],
         ),
@@ -206,6 +269,8 @@ fn systemd_unit_verifies() {
         "CapabilityBoundingSet=",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "--user ferroftpd",
+        "ReadWritePaths=-/srv/ftp ",
+        "log directories need their own ReadWritePaths",
     ] {
         assert!(unit.contains(key), "the unit lacks {key}");
     }

@@ -307,10 +307,13 @@ impl Session {
         let resume =
             self.server.config.common.upload_mode == crate::config::UploadMode::AtomicResume;
         if let Some(tmp) = temp {
+            // upload_mode 2 keeps a cut upload for a resume, but never one cut by the disk
+            // quota or a size limit: a resume could only fail again (SFTPGo removes the
+            // partial file on a quota error whatever the mode).
             let keep = match &outcome {
                 Some(Outcome::Done(_)) => true,
+                Some(Outcome::OverBudget(_)) | None => false,
                 Some(o) => resume && o.bytes() > 0,
-                None => false,
             };
             let r = self.with_vfs(|v| {
                 if keep {
@@ -395,6 +398,12 @@ impl Session {
             Err(e) => {
                 self.running = None;
                 match e {
+                    data::OpenError::Aborted if self.server.lifecycle.cutting() => {
+                        self.reply(
+                            ReplyCode::TransferAborted,
+                            "Transfer cut: server shutting down",
+                        )?;
+                    }
                     data::OpenError::Aborted => {
                         self.reply(ReplyCode::TransferAborted, "Transfer aborted")?;
                         self.reply(ReplyCode::TransferComplete, "ABOR successful")?;
@@ -487,8 +496,11 @@ impl Session {
     ) -> io::Result<()> {
         self.running = None;
         let secs = started.elapsed().as_secs_f64();
+        // Stopped by the daemon's stop (grace over, second signal), not by the client.
+        let cut = matches!(outcome, Outcome::Aborted(_)) && self.server.lifecycle.cutting();
         use crate::log::Outcome as Logged;
         let result = match outcome {
+            _ if cut => Logged::Failed("server shutting down".into()),
             Outcome::Done(_) => Logged::Ok,
             Outcome::Aborted(_) => Logged::Aborted,
             Outcome::Stalled(_) => Logged::Failed("stalled".into()),
@@ -511,6 +523,10 @@ impl Session {
             return Ok(());
         }
         match outcome {
+            _ if cut => self.reply(
+                ReplyCode::TransferAborted,
+                "Transfer cut: server shutting down",
+            ),
             Outcome::Done(_) => self.reply(ReplyCode::TransferComplete, "Transfer complete"),
             Outcome::Aborted(_) => {
                 self.reply(ReplyCode::TransferAborted, "Transfer aborted")?;

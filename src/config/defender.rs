@@ -37,6 +37,7 @@ pub fn read(common: &Obj) -> Result<DefenderConfig> {
         score_valid: score("score_valid", def.score_valid)?,
         score_limit_exceeded: score("score_limit_exceeded", def.score_limit_exceeded)?,
         score_no_auth: score("score_no_auth", def.score_no_auth)?,
+        score_bad_command: score("score_bad_command", def.score_bad_command)?,
         observation_time: minutes("observation_time", def.observation_time)?,
         entries_soft_limit: d.int("entries_soft_limit", 100, 1, 10_000_000)? as usize,
         entries_hard_limit: d.int("entries_hard_limit", 150, 1, 10_000_000)? as usize,
@@ -58,6 +59,7 @@ pub fn read(common: &Obj) -> Result<DefenderConfig> {
             ("score_valid", cfg.score_valid),
             ("score_limit_exceeded", cfg.score_limit_exceeded),
             ("score_no_auth", cfg.score_no_auth),
+            ("score_bad_command", cfg.score_bad_command),
         ] {
             if v >= cfg.threshold {
                 return Err(d.error(
@@ -66,7 +68,12 @@ pub fn read(common: &Obj) -> Result<DefenderConfig> {
                 ));
             }
         }
-        if cfg.score_invalid + cfg.score_valid + cfg.score_limit_exceeded + cfg.score_no_auth == 0 {
+        let total = cfg.score_invalid
+            + cfg.score_valid
+            + cfg.score_limit_exceeded
+            + cfg.score_no_auth
+            + cfg.score_bad_command;
+        if total == 0 {
             return Err(d.error("threshold", "at least one score must be above 0"));
         }
     }

@@ -27,6 +27,9 @@ pub struct DefenderConfig {
     pub score_limit_exceeded: u32,
     /// A connection closed without any login attempt.
     pub score_no_auth: u32,
+    /// An unknown command (500) or an overlong line: a ferroftpd extension, as the issue
+    /// asks that bad commands score too (SFTPGo has no such key).
+    pub score_bad_command: u32,
     pub observation_time: Duration,
     pub entries_soft_limit: usize,
     pub entries_hard_limit: usize,
@@ -48,6 +51,7 @@ impl Default for DefenderConfig {
             score_valid: 1,
             score_limit_exceeded: 3,
             score_no_auth: 0,
+            score_bad_command: 1,
             observation_time: Duration::from_secs(30 * 60),
             entries_soft_limit: 100,
             entries_hard_limit: 150,
@@ -64,6 +68,7 @@ pub enum Event {
     WrongPassword,
     LimitExceeded,
     NoAuth,
+    BadCommand,
 }
 
 #[derive(Default)]
@@ -142,6 +147,7 @@ impl Defender {
             Event::WrongPassword => self.cfg.score_valid,
             Event::LimitExceeded => self.cfg.score_limit_exceeded,
             Event::NoAuth => self.cfg.score_no_auth,
+            Event::BadCommand => self.cfg.score_bad_command,
         };
         if points == 0 {
             return None;
@@ -220,6 +226,23 @@ mod tests {
         );
         assert!(d.banned(ip).is_some());
         assert!(d.banned("192.0.2.2".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn bad_commands_score_and_zero_disables_them() {
+        let d = Defender::new(cfg());
+        let ip: IpAddr = "192.0.2.3".parse().unwrap();
+        for _ in 0..4 {
+            assert_eq!(d.record(ip, Event::BadCommand), None);
+        }
+        assert!(d.record(ip, Event::BadCommand).is_some());
+        let off = Defender::new(DefenderConfig {
+            score_bad_command: 0,
+            ..cfg()
+        });
+        for _ in 0..20 {
+            assert_eq!(off.record(ip, Event::BadCommand), None);
+        }
     }
 
     #[test]

@@ -304,7 +304,10 @@ impl Session {
                     if self.reply(ReplyCode::SyntaxError, "Line too long").is_err() {
                         break;
                     }
-                    continue;
+                    match self.bad_command() {
+                        Ok(Flow::Continue) => continue,
+                        _ => break,
+                    }
                 }
                 Err(ReadError::NotUtf8) => {
                     if self
@@ -392,9 +395,14 @@ impl Session {
         let cmd = match parse(line) {
             Ok(cmd) => cmd,
             Err(e) => {
+                let unknown = matches!(e, ParseError::Unknown(_));
                 let r = parse_error_reply(e);
                 self.send(&r)?;
-                return Ok(Flow::Continue);
+                return if unknown {
+                    self.bad_command()
+                } else {
+                    Ok(Flow::Continue)
+                };
             }
         };
         let row = crate::command::table::lookup(&parse::verb_of(line));
@@ -463,9 +471,32 @@ impl Session {
 
     /// Looks at the control connection during a transfer. ABOR stops it; STAT is answered;
     /// QUIT waits for the end; anything else is kept for later.
+    /// An unknown command or an overlong line was answered 500: the defender scores it
+    /// (`score_bad_command`), and a ban it starts closes the session with 421.
+    fn bad_command(&mut self) -> io::Result<Flow> {
+        let ip = self.peer.ip();
+        let event = crate::limits::defender::Event::BadCommand;
+        if let Some(ban) = self.server.defender.record(ip, event) {
+            crate::log::ban(ip, ban, "bad commands");
+        }
+        if self.server.defender.banned(ip).is_some() {
+            self.reply(
+                ReplyCode::ServiceUnavailable,
+                "Too many bad commands: closing",
+            )?;
+            return Ok(Flow::Close);
+        }
+        Ok(Flow::Continue)
+    }
+
     pub fn control_check(&mut self, bytes: u64) -> Ctl {
         if let Some(r) = self.running.as_mut() {
             r.bytes = bytes;
+        }
+        // The daemon is stopping now: the transfer ends here, so that it is logged and
+        // its temporary file removed before the process exits.
+        if self.server.lifecycle.cutting() {
+            return Ctl::Abort;
         }
         loop {
             match self.ctrl.try_read_line() {
@@ -486,7 +517,18 @@ impl Session {
                         _ => {}
                     }
                 }
-                Err(ReadError::TooLong) | Err(ReadError::NotUtf8) => {}
+                Err(ReadError::TooLong) => {
+                    // Scored as between commands; a ban closes the session after the
+                    // transfer, at its next line.
+                    if let Some(ban) = self
+                        .server
+                        .defender
+                        .record(self.peer.ip(), crate::limits::defender::Event::BadCommand)
+                    {
+                        crate::log::ban(self.peer.ip(), ban, "bad commands");
+                    }
+                }
+                Err(ReadError::NotUtf8) => {}
                 Err(ReadError::Timeout) => return Ctl::Go,
                 Err(ReadError::Closed) | Err(ReadError::Io(_)) => {
                     // Nobody is left to receive the data: stop, and fail an upload.

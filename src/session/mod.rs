@@ -469,8 +469,6 @@ impl Session {
         }
     }
 
-    /// Looks at the control connection during a transfer. ABOR stops it; STAT is answered;
-    /// QUIT waits for the end; anything else is kept for later.
     /// An unknown command or an overlong line was answered 500: the defender scores it
     /// (`score_bad_command`), and a ban it starts closes the session with 421.
     fn bad_command(&mut self) -> io::Result<Flow> {
@@ -489,6 +487,8 @@ impl Session {
         Ok(Flow::Continue)
     }
 
+    /// Looks at the control connection during a transfer. ABOR stops it; STAT is answered;
+    /// QUIT waits for the end; anything else is kept for later.
     pub fn control_check(&mut self, bytes: u64) -> Ctl {
         if let Some(r) = self.running.as_mut() {
             r.bytes = bytes;

@@ -550,3 +550,45 @@ fn fifty_concurrent_sessions_upload_and_download() {
     });
     assert_eq!(dir_names(&s.home()).len(), 50);
 }
+
+#[test]
+fn big_listings_arrive_whole_and_in_order() {
+    // More entries than one piece of a listing (1,024): every line arrives, LIST and NLST
+    // sorted, with files and directories told apart.
+    let mut opts = ServerOpts::new();
+    for i in 0..1500 {
+        opts = opts.file(&format!("big/f{i:05}.txt"), format!("{i}"));
+    }
+    for i in 0..1000 {
+        opts = opts.dir(&format!("big/d{i:05}"));
+    }
+    let s = Server::start(opts);
+    let mut c = s.ftp_login();
+    let list = c.list("LIST big");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2500, "{}", &list[..list.len().min(400)]);
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    assert_eq!(lines.iter().filter(|l| l.starts_with('d')).count(), 1000);
+    assert!(lines
+        .iter()
+        .any(|l| l.ends_with(" f01499.txt") && l.contains(" 4 ")));
+    let mlsd = c.list("MLSD big");
+    assert_eq!(mlsd.lines().count(), 2500);
+    assert_eq!(
+        mlsd.lines().filter(|l| l.starts_with("type=dir;")).count(),
+        1000
+    );
+    // curl's NLST (--list-only): names only.
+    let out = s.curl_ok(&["--list-only", &s.url("big/")]);
+    let nlst = String::from_utf8(out).unwrap();
+    let names: Vec<&str> = nlst.lines().collect();
+    assert_eq!(names.len(), 2500);
+    assert_eq!(names.first(), Some(&"d00000"));
+    assert_eq!(names.last(), Some(&"f01499.txt"));
+}

@@ -19,6 +19,17 @@ pub enum Style {
     Names,
 }
 
+/// Entries looked up and sent at a time: about 80 KiB of LIST lines, so the client reads
+/// the first piece while the next ones are made.
+const PIECE: usize = 1024;
+
+/// What a LIST/NLST target turned out to be.
+enum Listed {
+    /// A file (or a pattern-less path that is not a directory): lists as itself.
+    One(Entry),
+    Dir(crate::vfs::Names),
+}
+
 /// Most entries one listing returns; a bound on what one command can make us build.
 const MAX_ENTRIES: usize = 1_000_000;
 
@@ -41,7 +52,7 @@ impl Session {
             Ok(t) => t,
             Err(r) => return self.send(&r),
         };
-        let now = SystemTime::now();
+        let now = timefmt::unix_seconds(SystemTime::now());
         let r = self.with_vfs(|v| {
             // A file lists as itself.
             if target.pattern.is_none() {
@@ -52,35 +63,69 @@ impl Session {
                     } else {
                         rest.to_string()
                     };
-                    return Ok(vec![Entry { name, meta }]);
+                    return Ok(Listed::One(Entry { name, meta }));
                 }
             }
-            v.list(&target.dir)
+            v.open_listing(&target.dir).map(Listed::Dir)
         });
-        let Some(mut entries) = self.fs_take(r, &target.dir)? else {
+        let Some(listed) = self.fs_take(r, &target.dir)? else {
             return Ok(());
         };
-        entries.retain(|e| {
-            (target.show_hidden || !e.name.starts_with('.'))
-                && target.pattern.as_ref().is_none_or(|p| p.matches(&e.name))
-        });
-        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        entries.truncate(MAX_ENTRIES);
-        // One buffer for the whole listing, sized for typical lines, written in place.
-        let mut out = String::with_capacity(entries.len() * LINE_GUESS);
-        let now = timefmt::unix_seconds(now);
-        for e in &entries {
+        let keep = |name: &str| {
+            (target.show_hidden || !name.starts_with('.'))
+                && target.pattern.as_ref().is_none_or(|p| p.matches(name))
+        };
+        let line = |out: &mut String, name: &str, meta: Option<Meta>| {
             match style {
-                Style::Long => push_list_line(&mut out, e, now),
+                Style::Long => match meta {
+                    Some(m) => push_list_line(out, name, &m, now),
+                    // Gone since the directory was read.
+                    None => return,
+                },
                 Style::Names => {
                     out.push_str(&target.prefix);
-                    out.push_str(&e.name);
+                    out.push_str(name);
                 }
             }
             out.push_str("\r\n");
-        }
+        };
         let verb = if style == Style::Long { "LIST" } else { "NLST" };
-        self.send_listing(verb, &target.dir, out.into_bytes())
+        let mut names = match listed {
+            Listed::One(e) => {
+                let mut out = String::new();
+                if keep(&e.name) {
+                    line(&mut out, &e.name, Some(e.meta));
+                }
+                return self.send_listing(verb, &target.dir, |buf| {
+                    std::mem::swap(buf, &mut out);
+                    !buf.is_empty()
+                });
+            }
+            Listed::Dir(names) => names,
+        };
+        names.retain(keep);
+        names.sort_by_name();
+        names.truncate(MAX_ENTRIES);
+        let mut at = 0;
+        self.send_listing(verb, &target.dir, |out| {
+            let items = names.items();
+            let Some(piece) = items.get(at..(at + PIECE).min(items.len())) else {
+                return false;
+            };
+            if piece.is_empty() {
+                return false;
+            }
+            for item in piece {
+                // NLST needs no stat at all.
+                let meta = (style == Style::Long).then(|| names.meta(item)).flatten();
+                if style == Style::Long && meta.is_none() {
+                    continue;
+                }
+                line(out, &item.name, meta);
+            }
+            at += piece.len();
+            true
+        })
     }
 
     fn list_target(&self, arg: &str, show_hidden: bool) -> Result<Target, Reply> {
@@ -120,8 +165,14 @@ impl Session {
         })
     }
 
-    /// Sends an in-memory listing over a data connection, 150 to 226.
-    fn send_listing(&mut self, verb: &str, dir: &str, bytes: Vec<u8>) -> io::Result<()> {
+    /// Sends a listing over a data connection, 150 to 226, made piece by piece by `next`
+    /// (see [`data::transfer::send_generated`]).
+    fn send_listing(
+        &mut self,
+        verb: &str,
+        dir: &str,
+        mut next: impl FnMut(&mut String) -> bool,
+    ) -> io::Result<()> {
         if !self.transfer_ready()? {
             return Ok(());
         }
@@ -133,7 +184,7 @@ impl Session {
         let bounds = data::Bounds::unlimited(self.stall_limit());
         let outcome = {
             let mut ctl = |n| self.control_check(n);
-            data::transfer::send_bytes(&mut stream, &bytes, &bounds, &mut ctl)
+            data::transfer::send_generated(&mut stream, &bounds, &mut ctl, &mut next)
         };
         let outcome = super::transfer::close_data(stream, outcome, true);
         self.end_transfer(verb, dir, &outcome, started)
@@ -147,32 +198,43 @@ impl Session {
             if meta.kind != Kind::Dir {
                 return Err(FsError::NotADirectory);
             }
-            let entries = v.list(&dir)?;
+            let names = v.open_listing(&dir)?;
             let perms = v.permissions();
-            let mut out = String::with_capacity(entries.len() * (LINE_GUESS + 32));
             // The parent's permissions are the same for every entry: looked up once; and
-            // so are the subdirectories' own, unless a permission key lies below `dir`.
+            // so are the subdirectories' own, unless a permission key lies below `dir`
+            // (then the table goes along to look them up).
             let parent = perms.of_dir(&dir);
-            let uniform = !perms.has_entries_below(&dir);
-            for e in entries.iter().take(MAX_ENTRIES) {
-                let own = (e.meta.kind == Kind::Dir).then(|| {
-                    if uniform {
-                        parent
-                    } else {
-                        perms.of_dir(&path::join(&dir, &e.name))
-                    }
-                });
-                push_facts(&mut out, &e.meta, own, parent, false, mask);
-                out.push(' ');
-                out.push_str(&e.name);
-                out.push_str("\r\n");
-            }
-            Ok(out)
+            let below = perms.has_entries_below(&dir).then(|| perms.clone());
+            Ok((names, parent, below))
         });
-        let Some(out) = self.fs_take(r, &dir)? else {
+        let Some((mut names, parent, below)) = self.fs_take(r, &dir)? else {
             return Ok(());
         };
-        self.send_listing("MLSD", &dir, out.into_bytes())
+        names.truncate(MAX_ENTRIES);
+        let mut at = 0;
+        let listed = dir.clone();
+        self.send_listing("MLSD", &listed, |out| {
+            let items = names.items();
+            let piece = items.get(at..(at + PIECE).min(items.len())).unwrap_or(&[]);
+            if piece.is_empty() {
+                return false;
+            }
+            for item in piece {
+                let Some(meta) = names.meta(item) else {
+                    continue;
+                };
+                let own = (meta.kind == Kind::Dir).then(|| match &below {
+                    Some(perms) => perms.of_dir(&path::join(&dir, &item.name)),
+                    None => parent,
+                });
+                push_facts(out, &meta, own, parent, false, mask);
+                out.push(' ');
+                out.push_str(&item.name);
+                out.push_str("\r\n");
+            }
+            at += piece.len();
+            true
+        })
     }
 
     pub(crate) fn cmd_mlst(&mut self, arg: Option<&str>) -> io::Result<()> {
@@ -288,19 +350,19 @@ const LINE_GUESS: usize = 80;
 /// One `ls -l` line. Owner and group are not the server's accounts: always "ftp".
 pub fn list_line(e: &Entry, now: SystemTime) -> String {
     let mut s = String::with_capacity(LINE_GUESS);
-    push_list_line(&mut s, e, timefmt::unix_seconds(now));
+    push_list_line(&mut s, &e.name, &e.meta, timefmt::unix_seconds(now));
     s
 }
 
 /// [`list_line`], appended to a listing's buffer (`now` in Unix seconds).
-fn push_list_line(out: &mut String, e: &Entry, now: i64) {
-    out.extend(mode_chars(&e.meta));
+fn push_list_line(out: &mut String, name: &str, meta: &Meta, now: i64) {
+    out.extend(mode_chars(meta));
     out.push_str("   1 ftp      ftp      ");
-    numfmt::push_dec(out, e.meta.size, 12, b' ');
+    numfmt::push_dec(out, meta.size, 12, b' ');
     out.push(' ');
-    timefmt::write_ls_date(out, e.meta.mtime, now);
+    timefmt::write_ls_date(out, meta.mtime, now);
     out.push(' ');
-    out.push_str(&e.name);
+    out.push_str(name);
 }
 
 #[cfg(test)]

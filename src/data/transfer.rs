@@ -316,6 +316,28 @@ pub fn send_bytes(
     }
 }
 
+/// Listings made as they go: `next` appends the next piece to its buffer (false: no more),
+/// and each piece is sent before the next is made, so the client reads the first lines
+/// while the rest are still being looked up.
+pub fn send_generated(
+    out: &mut Stream,
+    bounds: &Bounds,
+    ctl: &mut dyn FnMut(u64) -> Ctl,
+    next: &mut dyn FnMut(&mut String) -> bool,
+) -> Outcome {
+    let mut p = Progress::new(bounds, ctl);
+    let mut piece = String::new();
+    loop {
+        piece.clear();
+        if !next(&mut piece) {
+            return Outcome::Done(p.moved);
+        }
+        if let Some(end) = write_all(out, piece.as_bytes(), &mut p) {
+            return end;
+        }
+    }
+}
+
 /// Writes all of `buf` in throttle-sized slices, asking the control side whenever the
 /// socket is not ready. Some(outcome) ends the transfer early.
 fn write_all(out: &mut Stream, mut buf: &[u8], p: &mut Progress) -> Option<Outcome> {

@@ -135,6 +135,69 @@ pub struct Entry {
     pub meta: Meta,
 }
 
+/// A directory's entries by name, not statted yet ([`Vfs::open_listing`]).
+pub struct Names {
+    /// The directory, for following symlinks.
+    dir: Dir,
+    items: Vec<Named>,
+}
+
+/// One entry of [`Names`].
+pub struct Named {
+    pub name: String,
+    source: Source,
+}
+
+enum Source {
+    Disk(cap_std::fs::DirEntry),
+    /// A virtual folder mounted here, statted when it was found.
+    Known(Meta),
+}
+
+impl Names {
+    pub fn items(&self) -> &[Named] {
+        &self.items
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.items.retain(|i| keep(&i.name));
+    }
+
+    pub fn sort_by_name(&mut self) {
+        self.items.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.items.truncate(len);
+    }
+
+    /// The metadata of `item` (one stat), symlinks followed where they stay inside; None
+    /// for an entry that vanished since the directory was read.
+    pub fn meta(&self, item: &Named) -> Option<Meta> {
+        let entry = match &item.source {
+            Source::Known(m) => return Some(m.clone()),
+            Source::Disk(entry) => entry,
+        };
+        let meta = Meta::from_cap(&entry.metadata().ok()?);
+        if meta.kind == Kind::Link {
+            if let Ok(m) = self.dir.metadata(&item.name) {
+                return Some(Meta::from_cap(&m));
+            }
+        }
+        Some(meta)
+    }
+
+    /// Every entry statted, in the current order.
+    pub fn into_entries(self) -> Vec<Entry> {
+        let metas: Vec<Option<Meta>> = self.items.iter().map(|i| self.meta(i)).collect();
+        self.items
+            .into_iter()
+            .zip(metas)
+            .filter_map(|(i, m)| m.map(|meta| Entry { name: i.name, meta }))
+            .collect()
+    }
+}
+
 /// How an upload opens its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMode {
@@ -591,22 +654,26 @@ impl Vfs {
     /// Directory entries, symlinks followed where they stay inside the home; virtual
     /// folders below `dir` appear as directories, names hidden by file patterns do not.
     pub fn list(&self, dir: &str) -> FsResult<Vec<Entry>> {
+        Ok(self.open_listing(dir)?.into_entries())
+    }
+
+    /// The names in directory `dir`, as [`Vfs::list`] has them, read in one readdir pass and
+    /// not yet statted: a listing filters and sorts them, then stats them as it sends.
+    pub fn open_listing(&self, dir: &str) -> FsResult<Names> {
         self.visible(dir)?;
         self.check(dir, Perm::List, "list")?;
         let rel = self.rel(dir);
-        let sub;
         let d = if rel == "." {
-            self.dir(dir)
+            self.dir(dir).try_clone()?
         } else {
-            sub = self.dir(dir).open_dir(rel)?;
-            &sub
+            self.dir(dir).open_dir(rel)?
         };
         let mounted: Vec<&Mount> = self
             .mounts
             .iter()
             .filter(|m| path::parent(&m.vpath) == dir)
             .collect();
-        let mut out = Vec::new();
+        let mut items = Vec::new();
         for entry in d.entries()? {
             let entry = entry?;
             let name = entry
@@ -621,26 +688,20 @@ impl Vfs {
             {
                 continue;
             }
-            let mut meta = match entry.metadata() {
-                Ok(m) => Meta::from_cap(&m),
-                Err(_) => continue,
-            };
-            if meta.kind == Kind::Link {
-                if let Ok(m) = d.metadata(&name) {
-                    meta = Meta::from_cap(&m);
-                }
-            }
-            out.push(Entry { name, meta });
+            items.push(Named {
+                name,
+                source: Source::Disk(entry),
+            });
         }
         for m in mounted {
             if let Ok(md) = m.dir.dir_metadata() {
-                out.push(Entry {
+                items.push(Named {
                     name: path::base_name(&m.vpath).to_string(),
-                    meta: Meta::from_cap(&md),
+                    source: Source::Known(Meta::from_cap(&md)),
                 });
             }
         }
-        Ok(out)
+        Ok(Names { dir: d, items })
     }
 
     pub fn mkdir(&self, p: &str) -> FsResult<()> {

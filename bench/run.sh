@@ -15,6 +15,7 @@
 #   BENCH_PEERS="vsftpd pure-ftpd proftpd pyftpdlib unftp"   peers to run ("" = ferroftpd alone)
 #   BENCH_SCENARIOS=retr-big,stor-big,small-files,logins,list-big,idle-conns,sessions-10k
 #   BENCH_TLS="none explicit"     BENCH_REPEAT=3     BENCH_LIMITS=1 (0: skip limit.sh)
+#   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
 #   SHARED=../shared   STAMP=YYYYmmdd-HHMM
@@ -97,6 +98,20 @@ for p in $SERVERS; do
             info="$(start "$p")" || { skipped+=("$p $tls (start failed)"); continue; }
             read -r pid port <<<"$info"
             bench "$p" "$pid" "$port" "$tls" 1500 --scenario "$main" --repeat "$REPEAT" 2>>"$LOG"
+            # The same bulk transfers with a second client (bench/bulk_py.py: why there).
+            if has retr-big && [ "${BENCH_PYBULK:-1}" != 0 ]; then
+                timeout 900 "$PY" "$REPO/bench/bulk_py.py" --port "$port" --pid "$pid" --label "$p" \
+                    --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
+                    --out "$OUT" 2>>"$LOG"
+            fi
+            stop "$p"
+        fi
+        # Issue 5's benchmark: logins without the password cache (the user's hash checked at
+        # every login), beside the figure with it.
+        if has logins && [ "$p" = ferroftpd ] && [ "$tls" = none ]; then
+            info="$(FERROFTPD_PASSWORD_CACHING=false start "$p")" || { skipped+=("$p nocache (start failed)"); continue; }
+            read -r pid port <<<"$info"
+            bench "$p-nocache" "$pid" "$port" "$tls" 600 --scenario logins --repeat "$REPEAT" 2>>"$LOG"
             stop "$p"
         fi
         if has idle-conns; then

@@ -37,7 +37,8 @@ start() {
             "home_dir": "$data", "permissions": {"/": ["*"]}}]}
 JSON
     # idle_timeout in minutes (10 = the peers' 600 s); no connection caps (the peers raise
-    # theirs to 10,000); password_caching is on by default, as in SFTPGo.
+    # theirs to 10,000); password_caching is on by default, as in SFTPGo
+    # (FERROFTPD_PASSWORD_CACHING=false: off, for the logins figure without it).
     cat > "$conf" <<JSON
 {
   "common": {"idle_timeout": 10, "max_total_connections": 0, "max_per_host_connections": 0},
@@ -47,7 +48,8 @@ JSON
     "certificate_file": "$TMP_DIR/cert.pem",
     "certificate_key_file": "$TMP_DIR/key.pem"
   },
-  "data_provider": {"driver": "memory", "name": "users.json"}
+  "data_provider": {"driver": "memory", "name": "users.json",
+                    "password_caching": ${FERROFTPD_PASSWORD_CACHING:-true}}
 }
 JSON
     chmod 600 "$users"

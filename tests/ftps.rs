@@ -841,6 +841,34 @@ fn reuse_required_lftp_succeeds() {
 }
 
 #[test]
+fn reuse_required_lftp_over_tls12_succeeds() {
+    // GnuTLS, as FileZilla uses it, held to TLS 1.2: it resumes with a ticket, which must
+    // count as this control session's own.
+    let pki = Pki::new("reuse1lftp12");
+    let s = reuse_server(&pki, 1);
+    local_file(&s, "up.bin", &random_bytes(30_000, 23));
+    let settings = format!(
+        "{}; set ssl:priority NORMAL:-VERS-TLS1.3",
+        lftp_ftps_settings(&pki.ca_pem, true)
+    );
+    let out = lftp_tls(
+        &s,
+        s.port(),
+        USER,
+        PASS,
+        &settings,
+        "get data.bin -o dl12.bin; put up.bin -o up12.bin; quote STAT",
+    );
+    assert_success("lftp over TLS 1.2 with tls_session_reuse 1", &out, &s);
+    assert_eq!(fs::read(s.local().join("dl12.bin")).unwrap(), data());
+    assert_eq!(
+        fs::read(s.home().join("up12.bin")).unwrap(),
+        random_bytes(30_000, 23)
+    );
+    assert!(stdout(&out).contains("TLSv1_2"), "{}", stdout(&out));
+}
+
+#[test]
 fn reuse_required_python_ftp_tls_gets_425() {
     let pki = Pki::new("reuse1py");
     let s = reuse_server(&pki, 1);

@@ -173,17 +173,52 @@ pub fn announced_ipv4(b: &Binding, client: IpAddr, local: IpAddr) -> Result<Ipv4
         return Ok(ip);
     }
     if let Some(host) = &b.passive_host {
-        return (host.as_str(), 0)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve passive_host {host:?}: {e}"))?
-            .find_map(|a| match a.ip() {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            })
-            .ok_or_else(|| format!("passive_host {host:?} has no IPv4 address"));
+        return resolve_ipv4(host);
     }
     local4()
 }
+
+/// How long a PASV waits for `passive_host` to resolve (SFTPGo's bound too).
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `passive_host`'s first IPv4 address, looked up on a helper thread so that a resolver
+/// that does not answer costs the session [`RESOLVE_TIMEOUT`], not its life (the C
+/// library's lookup cannot be interrupted; the helper ends when it returns).
+fn resolve_ipv4(host: &str) -> Result<Ipv4Addr, String> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let name = host.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("passive_host".into())
+        .stack_size(RESOLVER_STACK)
+        .spawn(move || {
+            let found = (name.as_str(), 0).to_socket_addrs().map(|addrs| {
+                addrs
+                    .filter_map(|a| match a.ip() {
+                        IpAddr::V4(v4) => Some(v4),
+                        IpAddr::V6(_) => None,
+                    })
+                    .next()
+            });
+            // The session may have given up waiting: nobody to tell then.
+            let _ = tx.send(found);
+        });
+    if let Err(e) = spawned {
+        return Err(format!("cannot resolve passive_host {host:?}: {e}"));
+    }
+    match rx.recv_timeout(RESOLVE_TIMEOUT) {
+        Ok(Ok(Some(v4))) => Ok(v4),
+        Ok(Ok(None)) => Err(format!("passive_host {host:?} has no IPv4 address")),
+        Ok(Err(e)) => Err(format!("cannot resolve passive_host {host:?}: {e}")),
+        Err(_) => Err(format!(
+            "passive_host {host:?} did not resolve within {} s",
+            RESOLVE_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// The resolver thread's stack: getaddrinfo and its NSS modules may use a good deal
+/// (glibc uses alloca); untouched pages cost nothing, so this errs on the large side.
+const RESOLVER_STACK: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

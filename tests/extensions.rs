@@ -193,7 +193,7 @@ fn feat_help_and_502_follow_the_three_switches() {
             want.insert("COMB".into());
         }
         assert_eq!(ext, want, "{what}: FEAT {f:?}");
-        for base in [
+        let base: BTreeSet<String> = [
             "UTF8",
             "SIZE",
             "MDTM",
@@ -204,9 +204,13 @@ fn feat_help_and_502_follow_the_three_switches() {
             "TVFS",
             "AVBL",
             "MLST type*;size*;modify*;perm*;unique*;",
-        ] {
-            assert!(f.contains(base), "{what}: FEAT lacks {base}: {f:?}");
-        }
+        ]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+        // Exactly: the base lines and the switched-on ones, nothing else.
+        let rest: BTreeSet<String> = f.difference(&ext).cloned().collect();
+        assert_eq!(rest, base, "{what}: FEAT {f:?}");
         // No certificate here: no RFC 4217 lines, and the seed's spelling is not advertised.
         for absent in ["AUTH TLS", "PBSZ", "PROT", "AVLB"] {
             assert!(!f.contains(absent), "{what}: FEAT has {absent}: {f:?}");

@@ -236,7 +236,15 @@ fn passive_port_range_is_used() {
 fn passive_ports_are_shared_across_sessions_and_freed_when_one_drops() {
     // Two ports for everyone: two sessions hold one each, a third is told to wait, and a
     // session that vanishes without QUIT gives its port back.
-    let lo = free_port("127.0.0.1".parse().unwrap());
+    // Two neighbouring ports free now (other tests take ports too: a busy one would be
+    // skipped, which is right, but would leave this test one port short).
+    let lo = wait_until(SOON, || {
+        let lo = free_port("127.0.0.1".parse().unwrap());
+        let next = std::net::TcpListener::bind(("127.0.0.1", lo.checked_add(1)?)).ok()?;
+        drop(next);
+        Some(lo)
+    })
+    .expect("two neighbouring free ports");
     let s = Server::start(ServerOpts::new().file("a.txt", "hello").ftpd(
         "passive_port_range",
         serde_json::json!({"start": lo, "end": lo + 1}),

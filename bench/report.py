@@ -45,6 +45,12 @@ GOALS = [
     ("small files 4 KiB up+down, plain (files/s)", "small-files", "none", "files_per_s", True, "ratio", 1.5),
     ("small files, explicit TLS, session reuse (files/s)", "small-files", "explicit", "files_per_s", True,
      "ratio", 2.0),
+    # The same with a client process per session (bench/small_mp.py): the harness's
+    # threads queue for Python's GIL.
+    ("small files, plain, a process per session (files/s)", "small-files-mp", "none", "files_per_s",
+     True, "ratio", 1.5),
+    ("small files, explicit TLS, a process per session (files/s)", "small-files-mp", "explicit",
+     "files_per_s", True, "ratio", 2.0),
     ("logins/s, plain (connect, USER, PASS, QUIT)", "logins", "none", "logins_per_s", True, "ratio", 1.5),
     ("logins/s, explicit TLS (no goal)", "logins", "explicit", "logins_per_s", True, None, None),
     ("LIST 10,000 entries, plain (s)", "list-big", "none", "LIST_s", False, "ratio", 2.0),

@@ -16,6 +16,7 @@
 #   BENCH_SCENARIOS=retr-big,stor-big,small-files,logins,list-big,idle-conns,sessions-10k
 #   BENCH_TLS="none explicit"     BENCH_REPEAT=3     BENCH_LIMITS=1 (0: skip limit.sh)
 #   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
+#   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
 #   SHARED=../shared   STAMP=YYYYmmdd-HHMM
@@ -101,6 +102,12 @@ for p in $SERVERS; do
             # The same bulk transfers with a second client (bench/bulk_py.py: why there).
             if has retr-big && [ "${BENCH_PYBULK:-1}" != 0 ]; then
                 timeout 900 "$PY" "$REPO/bench/bulk_py.py" --port "$port" --pid "$pid" --label "$p" \
+                    --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
+                    --out "$OUT" 2>>"$LOG"
+            fi
+            # Small files with a process per session (bench/small_mp.py: why there).
+            if has small-files && [ "${BENCH_MP:-1}" != 0 ]; then
+                timeout 900 "$PY" "$REPO/bench/small_mp.py" --port "$port" --pid "$pid" --label "$p" \
                     --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
                     --out "$OUT" 2>>"$LOG"
             fi

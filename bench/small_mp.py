@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""The small-files scenario with one client process per session instead of one thread per
+session. `make bench` runs it against every server right after the shared harness's
+scenarios, on the same server process (bench/run.sh).
+
+Why: the harness's small-files client is one Python process with a thread per session,
+so its threads queue for Python's GIL; measured here, its CPU per file doubles against a
+server that answers quickly from several threads, and the figure then says more about the
+client than the server. Separate processes do not share a GIL. The figure goes beside the
+harness's (scenario `small-files-mp`), never instead of it.
+
+usage: small_mp.py --port P --pid PID --label NAME --tls none|explicit --cafile CERT
+                   --repeat N --out FILE [--sessions 8] [--files 100] [--size 4096]
+Standard library only, plus the shared harness's ftpbench.py (clients, CPU meter, stats).
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.environ.get("SHARED") or os.path.join(HERE, "..", "..", "shared")
+sys.path.insert(0, os.path.join(SHARED, "bench"))
+sys.dont_write_bytecode = True  # the shared folder is not ours to write in
+import ftpbench  # noqa: E402
+
+# Every wait is bounded: a session that has not finished by then counts as failed.
+MAX_SECONDS = 120
+
+
+def connect(a):
+    if a.tls == "none":
+        ftp = ftpbench.BenchFTP(timeout=30)
+    else:
+        ctx = ftpbench.make_ssl_context(argparse.Namespace(insecure=False, cafile=a.cafile))
+        ftp = ftpbench.BenchFTPTLS(context=ctx, timeout=30)
+    ftp.connect(a.host, a.port)
+    ftp.login(a.user, a.password)
+    if a.tls != "none":
+        ftp.prot_p()
+    ftp.voidcmd("TYPE I")
+    return ftp
+
+
+def session(a, w, start, results):
+    """One client process: log in, wait for the others, upload then download its files."""
+    done, error = 0, None
+    try:
+        ftp = connect(a)
+        d = a.remote_dir.rstrip("/") + "/small-mp"
+        try:
+            ftp.mkd(d)
+        except Exception:  # noqa: BLE001 - another session made it first
+            pass
+        payload = (b"ftpbench" * (a.size // 8 + 1))[: a.size]
+        start.wait(MAX_SECONDS)
+        names = []
+        for i in range(a.files):
+            name = "%s/p%02d-%05d.bin" % (d, w, i)
+            ftpbench.store_bytes(ftp, name, payload)
+            names.append(name)
+            done += 1
+        for name in names:
+            got, _ = ftpbench.read_data(ftp, "RETR " + name)
+            if got != a.size:
+                raise RuntimeError("short read on %s" % name)
+            done += 1
+        results.put((done, None))
+    except Exception as e:  # noqa: BLE001 - counted, reported
+        try:
+            start.abort()
+        except Exception:  # noqa: BLE001
+            pass
+        results.put((done, repr(e)))
+        return
+    # Outside the timed part: the files go again.
+    try:
+        for name in names:
+            ftp.delete(name)
+    finally:
+        ftpbench.close_quietly(ftp)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--user", default="ftpbench")
+    ap.add_argument("--password", default="ftpbench")
+    ap.add_argument("--pid", type=int, required=True)
+    ap.add_argument("--label", required=True)
+    ap.add_argument("--tls", choices=["none", "explicit"], default="none")
+    ap.add_argument("--cafile")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sessions", type=int, default=8)
+    ap.add_argument("--files", type=int, default=100)
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--remote-dir", default="/ftpbench")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    rates, runs, error = [], [], None
+    for _ in range(a.repeat):
+        start = mp.Barrier(a.sessions + 1)
+        results = mp.Queue()
+        procs = [mp.Process(target=session, args=(a, w, start, results)) for w in range(a.sessions)]
+        for p in procs:
+            p.start()
+        try:
+            start.wait(MAX_SECONDS)
+        except Exception:  # noqa: BLE001 - a session failed to log in; see its error
+            pass
+        with ftpbench.CpuMeter(a.pid) as m:
+            outcome = []
+            deadline = time.monotonic() + MAX_SECONDS
+            for _ in procs:
+                try:
+                    outcome.append(results.get(timeout=max(0.1, deadline - time.monotonic())))
+                except Exception:  # noqa: BLE001 - queue.Empty: that session hung
+                    outcome.append((0, "no result within %d s" % MAX_SECONDS))
+        for p in procs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+        files = sum(n for n, _ in outcome)
+        errors = [e for _, e in outcome if e]
+        if errors:
+            error = errors[0]
+            break
+        rates.append(files / m.wall)
+        runs.append(dict(m.as_dict(), files=files))
+    rec = {"label": a.label, "tls": a.tls, "scenario": "small-files-mp", "ok": error is None,
+           "error": error, "sessions": a.sessions, "files_per_session": a.files, "file_bytes": a.size,
+           "client": "one Python process per session",
+           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "metrics": {"files_per_s": ftpbench.stats(rates)}, "runs": runs}
+    with open(a.out, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print("%s %s small-files-mp: %s" % (a.label, a.tls, error or " ".join("%.0f" % r for r in rates)),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

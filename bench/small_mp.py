@@ -13,35 +13,13 @@ usage: small_mp.py --port P --pid PID --label NAME --tls none|explicit --cafile 
                    --repeat N --out FILE [--sessions 8] [--files 100] [--size 4096]
 Standard library only, plus the shared harness's ftpbench.py (clients, CPU meter, stats).
 """
-import argparse
-import json
 import multiprocessing as mp
-import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.environ.get("SHARED") or os.path.join(HERE, "..", "..", "shared")
-sys.path.insert(0, os.path.join(SHARED, "bench"))
-sys.dont_write_bytecode = True  # the shared folder is not ours to write in
-import ftpbench  # noqa: E402
+from benchclient import connect, ftpbench, options, record
 
 # Every wait is bounded: a session that has not finished by then counts as failed.
 MAX_SECONDS = 120
-
-
-def connect(a):
-    if a.tls == "none":
-        ftp = ftpbench.BenchFTP(timeout=30)
-    else:
-        ctx = ftpbench.make_ssl_context(argparse.Namespace(insecure=False, cafile=a.cafile))
-        ftp = ftpbench.BenchFTPTLS(context=ctx, timeout=30)
-    ftp.connect(a.host, a.port)
-    ftp.login(a.user, a.password)
-    if a.tls != "none":
-        ftp.prot_p()
-    ftp.voidcmd("TYPE I")
-    return ftp
 
 
 def session(a, w, start, results):
@@ -84,21 +62,10 @@ def session(a, w, start, results):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--user", default="ftpbench")
-    ap.add_argument("--password", default="ftpbench")
-    ap.add_argument("--pid", type=int, required=True)
-    ap.add_argument("--label", required=True)
-    ap.add_argument("--tls", choices=["none", "explicit"], default="none")
-    ap.add_argument("--cafile")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap = options(__doc__)
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--files", type=int, default=100)
     ap.add_argument("--size", type=int, default=4096)
-    ap.add_argument("--remote-dir", default="/ftpbench")
-    ap.add_argument("--out", required=True)
     a = ap.parse_args()
     rates, runs, error = [], [], None
     for _ in range(a.repeat):
@@ -130,16 +97,8 @@ def main():
             break
         rates.append(files / m.wall)
         runs.append(dict(m.as_dict(), files=files))
-    rec = {"label": a.label, "tls": a.tls, "scenario": "small-files-mp", "ok": error is None,
-           "error": error, "sessions": a.sessions, "files_per_session": a.files, "file_bytes": a.size,
-           "client": "one Python process per session",
-           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "metrics": {"files_per_s": ftpbench.stats(rates)}, "runs": runs}
-    with open(a.out, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-    print("%s %s small-files-mp: %s" % (a.label, a.tls, error or " ".join("%.0f" % r for r in rates)),
-          file=sys.stderr)
-
+    record(a, "small-files-mp", "files_per_s", rates, runs, error, sessions=a.sessions,
+           files_per_session=a.files, file_bytes=a.size, client="one Python process per session")
 
 if __name__ == "__main__":
     main()

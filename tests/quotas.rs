@@ -795,3 +795,26 @@ fn upload_bandwidth_64k_per_source_moves_256k_in_4_seconds() {
     assert!(fs::read(s.home().join("q.bin")).unwrap() == data);
     assert_about_4s(elapsed, "STOR, bandwidth_limits 127.0.0.0/8 upload 64");
 }
+
+#[test]
+fn avbl_follows_the_upload_transfer_quota_and_max_upload_file_size() {
+    // No disk quota: AVBL is what the transfer quota leaves (below the disk's free space),
+    // falling as uploads count against it; max_upload_file_size caps it further.
+    let s = Server::start(ServerOpts::new().user_set(USER, "/upload_data_transfer", 1));
+    let mut c = s.ftp_login();
+    assert_avbl(&mut c, None, MB as u64, "1 MB of upload_data_transfer");
+    c.put("STOR up.bin", &random_bytes(1000, 7));
+    assert_avbl(&mut c, None, MB as u64 - 1000, "1000 bytes of it uploaded");
+    let s = Server::start(
+        ServerOpts::new()
+            .user_set(USER, "/total_data_transfer", 1)
+            .user_set(USER, "/filters/max_upload_file_size", 5000),
+    );
+    let mut c = s.ftp_login();
+    assert_avbl(
+        &mut c,
+        None,
+        5000,
+        "max_upload_file_size under the 1 MB total quota",
+    );
+}

@@ -23,6 +23,11 @@ pub enum Style {
 /// the first piece while the next ones are made.
 const PIECE: usize = 1024;
 
+/// The next piece of a listing's entries from `at` (empty at the end).
+fn next_piece(items: &[crate::vfs::Named], at: usize) -> &[crate::vfs::Named] {
+    items.get(at..items.len().min(at + PIECE)).unwrap_or(&[])
+}
+
 /// What a LIST/NLST target turned out to be.
 enum Listed {
     /// A file (or a pattern-less path that is not a directory): lists as itself.
@@ -108,23 +113,14 @@ impl Session {
         names.truncate(MAX_ENTRIES);
         let mut at = 0;
         self.send_listing(verb, &target.dir, |out| {
-            let items = names.items();
-            let Some(piece) = items.get(at..(at + PIECE).min(items.len())) else {
-                return false;
-            };
-            if piece.is_empty() {
-                return false;
-            }
+            let piece = next_piece(names.items(), at);
             for item in piece {
                 // NLST needs no stat at all.
                 let meta = (style == Style::Long).then(|| names.meta(item)).flatten();
-                if style == Style::Long && meta.is_none() {
-                    continue;
-                }
                 line(out, &item.name, meta);
             }
             at += piece.len();
-            true
+            !piece.is_empty()
         })
     }
 
@@ -212,13 +208,8 @@ impl Session {
         };
         names.truncate(MAX_ENTRIES);
         let mut at = 0;
-        let listed = dir.clone();
-        self.send_listing("MLSD", &listed, |out| {
-            let items = names.items();
-            let piece = items.get(at..(at + PIECE).min(items.len())).unwrap_or(&[]);
-            if piece.is_empty() {
-                return false;
-            }
+        self.send_listing("MLSD", &dir, |out| {
+            let piece = next_piece(names.items(), at);
             for item in piece {
                 let Some(meta) = names.meta(item) else {
                     continue;
@@ -233,7 +224,7 @@ impl Session {
                 out.push_str("\r\n");
             }
             at += piece.len();
-            true
+            !piece.is_empty()
         })
     }
 

@@ -302,20 +302,6 @@ pub fn send_file_ascii(
     }
 }
 
-/// Listings and other in-memory data.
-pub fn send_bytes(
-    out: &mut Stream,
-    data: &[u8],
-    bounds: &Bounds,
-    ctl: &mut dyn FnMut(u64) -> Ctl,
-) -> Outcome {
-    let mut p = Progress::new(bounds, ctl);
-    match write_all(out, data, &mut p) {
-        Some(end) => end,
-        None => Outcome::Done(p.moved),
-    }
-}
-
 /// Listings made as they go: `next` appends the next piece to its buffer (false: no more),
 /// and each piece is sent before the next is made, so the client reads the first lines
 /// while the rest are still being looked up.

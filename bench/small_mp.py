@@ -28,10 +28,11 @@ def session(a, w, start, results):
     try:
         ftp = connect(a)
         d = a.remote_dir.rstrip("/") + "/small-mp"
-        try:
-            ftp.mkd(d)
-        except Exception:  # noqa: BLE001 - another session made it first
-            pass
+        for path in (a.remote_dir, d):
+            try:
+                ftp.mkd(path)
+            except Exception:  # noqa: BLE001 - there already (or made by another session)
+                pass
         payload = (b"ftpbench" * (a.size // 8 + 1))[: a.size]
         start.wait(MAX_SECONDS)
         names = []

@@ -97,13 +97,13 @@ impl Session {
         let verb = if style == Style::Long { "LIST" } else { "NLST" };
         let mut names = match listed {
             Listed::One(e) => {
-                let mut out = String::new();
-                if keep(&e.name) {
-                    line(&mut out, &e.name, Some(e.meta));
-                }
-                return self.send_listing(verb, &target.dir, |buf| {
-                    std::mem::swap(buf, &mut out);
-                    !buf.is_empty()
+                let mut one = keep(&e.name).then_some(e);
+                return self.send_listing(verb, &target.dir, |out| match one.take() {
+                    Some(e) => {
+                        line(out, &e.name, Some(e.meta));
+                        true
+                    }
+                    None => false,
                 });
             }
             Listed::Dir(names) => names,

@@ -23,6 +23,9 @@ pub enum Store {
     Appe,
 }
 
+/// The 426 of a transfer the daemon's stop cut (grace over, or a second signal).
+const CUT_BY_STOP: &str = "Transfer cut: server shutting down";
+
 impl Session {
     /// TYPE A converts line endings unless the binding says `ignore_ascii_transfer_type`.
     pub(crate) fn ascii_active(&self) -> bool {
@@ -399,10 +402,7 @@ impl Session {
                 self.running = None;
                 match e {
                     data::OpenError::Aborted if self.server.lifecycle.cutting() => {
-                        self.reply(
-                            ReplyCode::TransferAborted,
-                            "Transfer cut: server shutting down",
-                        )?;
+                        self.reply(ReplyCode::TransferAborted, CUT_BY_STOP)?;
                     }
                     data::OpenError::Aborted => {
                         self.reply(ReplyCode::TransferAborted, "Transfer aborted")?;
@@ -523,10 +523,7 @@ impl Session {
             return Ok(());
         }
         match outcome {
-            _ if cut => self.reply(
-                ReplyCode::TransferAborted,
-                "Transfer cut: server shutting down",
-            ),
+            _ if cut => self.reply(ReplyCode::TransferAborted, CUT_BY_STOP),
             Outcome::Done(_) => self.reply(ReplyCode::TransferComplete, "Transfer complete"),
             Outcome::Aborted(_) => {
                 self.reply(ReplyCode::TransferAborted, "Transfer aborted")?;

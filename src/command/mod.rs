@@ -1,5 +1,5 @@
 //! FTP commands: the table every verb is a row of ([`table`]) and the pure parser from a
-//! control line to a typed [`Command`] ([`parse`]).
+//! control line to a typed [`Command`] ([`parse()`]).
 
 pub mod parse;
 pub mod table;

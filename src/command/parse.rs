@@ -112,11 +112,11 @@ pub enum Command {
     Ccc,
     /// HASH path (draft-bryan-ftpext-hash 3): the whole argument is the path.
     Hash(String),
-    /// XCRC/MD5/XMD5/XSHA/XSHA1/XSHA256/XSHA512 path [start [end]].
+    /// XCRC/MD5/XMD5/XSHA/XSHA1/XSHA256/XSHA512 path `[start [end]]`.
     Checksum(Algo, String, ByteRange),
     /// COMB target part...: at least one part.
     Comb(String, Vec<String>),
-    /// AVBL [dir].
+    /// `AVBL [dir]`.
     Avbl(Option<String>),
     /// A verb in the table we do not serve (502).
     Unimplemented(&'static str),

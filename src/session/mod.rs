@@ -472,12 +472,8 @@ impl Session {
     /// An unknown command or an overlong line was answered 500: the defender scores it
     /// (`score_bad_command`), and a ban it starts closes the session with 421.
     fn bad_command(&mut self) -> io::Result<Flow> {
-        let ip = self.peer.ip();
-        let event = crate::limits::defender::Event::BadCommand;
-        if let Some(ban) = self.server.defender.record(ip, event) {
-            crate::log::ban(ip, ban, "bad commands");
-        }
-        if self.server.defender.banned(ip).is_some() {
+        self.score_bad_command();
+        if self.server.defender.banned(self.peer.ip()).is_some() {
             self.reply(
                 ReplyCode::ServiceUnavailable,
                 "Too many bad commands: closing",
@@ -485,6 +481,18 @@ impl Session {
             return Ok(Flow::Close);
         }
         Ok(Flow::Continue)
+    }
+
+    /// Counts a bad command against the client's address; a ban it starts is logged.
+    fn score_bad_command(&self) {
+        let ip = self.peer.ip();
+        if let Some(ban) = self
+            .server
+            .defender
+            .record(ip, crate::limits::defender::Event::BadCommand)
+        {
+            crate::log::ban(ip, ban, "bad commands");
+        }
     }
 
     /// Looks at the control connection during a transfer. ABOR stops it; STAT is answered;
@@ -517,17 +525,9 @@ impl Session {
                         _ => {}
                     }
                 }
-                Err(ReadError::TooLong) => {
-                    // Scored as between commands; a ban closes the session after the
-                    // transfer, at its next line.
-                    if let Some(ban) = self
-                        .server
-                        .defender
-                        .record(self.peer.ip(), crate::limits::defender::Event::BadCommand)
-                    {
-                        crate::log::ban(self.peer.ip(), ban, "bad commands");
-                    }
-                }
+                // Scored as between commands; a ban closes the session after the
+                // transfer, at its next line.
+                Err(ReadError::TooLong) => self.score_bad_command(),
                 Err(ReadError::NotUtf8) => {}
                 Err(ReadError::Timeout) => return Ctl::Go,
                 Err(ReadError::Closed) | Err(ReadError::Io(_)) => {

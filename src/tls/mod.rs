@@ -3,7 +3,7 @@
 //!
 //! Session reuse: every control connection gets a random token, set as the resumption data
 //! of the sessions it makes (tickets or, in TLS 1.2, session IDs). Its data connections use
-//! a configuration of their own ([`TlsContext::data_config`]) whose ticketer and session
+//! a configuration of their own ([`TlsContext::config_pair`]) whose ticketer and session
 //! cache resume only sessions that carry this token, so "this data connection resumed
 //! *this* control connection's session" holds exactly, in TLS 1.2 as in 1.3, and a session
 //! from another control connection (another user) starts a full handshake, which
@@ -114,7 +114,7 @@ impl TlsContext {
     }
 
     /// The configurations a new control connection, tagged with `token`, and its data
-    /// connections use now (the data one issues fewer session tickets; see [`Configs`]).
+    /// connections use now (the data one issues fewer session tickets; see `Configs`).
     /// With `tls_session_reuse` 1 the data one resumes only sessions carrying `token`.
     pub fn config_pair(&self, token: &[u8; TOKEN_LEN]) -> (Arc<ServerConfig>, Arc<ServerConfig>) {
         let c = self.current();
@@ -168,7 +168,7 @@ pub fn server_connection(
 
 /// `tls_session_reuse` 1 holds when the data connection resumed a session carrying `token`.
 /// TLS 1.3 hands the token back; rustls does not in TLS 1.2, where the data configuration's
-/// [`OnlyToken`] ticketer and cache resumed nothing else.
+/// `OnlyToken` ticketer and cache resumed nothing else.
 pub fn resumed_from(conn: &ServerConnection, token: &[u8]) -> bool {
     conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
         && conn.received_resumption_data().is_none_or(|d| d == token)

@@ -141,7 +141,7 @@ pub enum DigestError {
     Progress(io::Error),
 }
 
-/// Hashes at most `limit` bytes of `input` in one pass, [`CHUNK`] bytes at a time, calling
+/// Hashes at most `limit` bytes of `input` in one pass, `CHUNK` bytes at a time, calling
 /// `progress` with the running byte count after each chunk (the caller's chance to keep
 /// the control connection alive). Returns the hex digest and the bytes hashed (fewer than
 /// `limit` when the input ends first).

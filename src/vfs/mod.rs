@@ -189,11 +189,15 @@ impl Names {
 
     /// Every entry statted, in the current order.
     pub fn into_entries(self) -> Vec<Entry> {
-        let metas: Vec<Option<Meta>> = self.items.iter().map(|i| self.meta(i)).collect();
         self.items
-            .into_iter()
-            .zip(metas)
-            .filter_map(|(i, m)| m.map(|meta| Entry { name: i.name, meta }))
+            .iter()
+            .filter_map(|i| {
+                let meta = self.meta(i)?;
+                Some(Entry {
+                    name: i.name.clone(),
+                    meta,
+                })
+            })
             .collect()
     }
 }

@@ -2,11 +2,14 @@
 //! (`rustls::StreamOwned`, which does no I/O of its own, so the handshake runs on the
 //! session's thread at its first read or write, under the socket's timeouts).
 //!
-//! Bulk TLS on data connections ([`Stream::tls_data`]) is tuned for throughput: rustls may
-//! queue a whole 256 KiB write as records, which then leave in one `writev`, and the socket
-//! is read in large slices ([`TcpSock`]) because rustls asks for at most 4 KiB a read (a
-//! syscall every 4 KiB of an upload otherwise). Control connections keep the defaults and
-//! no buffer, so an idle session holds nothing extra.
+//! Bulk TLS on data connections ([`Stream::tls_data`]) is tuned for throughput. Writes go
+//! one record (16 KiB) at a time, each sent as soon as it is encrypted, so the client
+//! decrypts one record while the next is made: measured on loopback, 1 GiB, a 256 KiB
+//! write made into 16 records and sent in one `writev` gave curl 1,430 MB/s and Python's
+//! ssl 2,030 MB/s; a record a write, 1,680 and 2,500. The socket is read in large slices
+//! ([`TcpSock`]) because rustls asks for at most 4 KiB a read (a syscall every 4 KiB of an
+//! upload otherwise). Control connections keep the defaults and no buffer, so an idle
+//! session holds nothing extra.
 
 use rustls::{ServerConnection, StreamOwned};
 use std::io::{self, IoSlice, Read, Write};
@@ -14,9 +17,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Most TLS bytes a data connection queues in one write: a whole transfer buffer's worth
-/// of records (plus their overhead), so they go out together.
-const DATA_TLS_QUEUE: usize = 512 << 10;
+/// Most plaintext one TLS write takes: one record's worth (see the module doc).
+const TLS_WRITE: usize = 16 << 10;
 /// The read buffer of a TLS data connection starts at this and doubles, up to
 /// [`READ_BUF_MAX`], while reads fill it (small files never grow it).
 const READ_BUF_MIN: usize = 32 << 10;
@@ -112,8 +114,7 @@ impl Stream {
     }
 
     /// TLS on a data connection, tuned for bulk transfers (see the module doc).
-    pub fn tls_data(mut conn: ServerConnection, tcp: TcpStream) -> Stream {
-        conn.set_buffer_limit(Some(DATA_TLS_QUEUE));
+    pub fn tls_data(conn: ServerConnection, tcp: TcpStream) -> Stream {
         Stream::Tls(Box::new(StreamOwned::new(
             conn,
             TcpSock::read_ahead(Arc::new(tcp)),
@@ -206,7 +207,9 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => (&**s).write(buf),
-            Stream::Tls(t) => t.write(buf),
+            // One record at a time: each goes out as soon as it is made, so the peer
+            // decrypts one while the next is encrypted (see the module doc).
+            Stream::Tls(t) => t.write(&buf[..buf.len().min(TLS_WRITE)]),
         }
     }
 

@@ -2,6 +2,7 @@
 """The `make bench` report: ferroftpd against the best peer of the same run, per goal.
 
 usage: python3 bench/report.py [--log RUN.log] bench/results/bench-STAMP.jsonl [limits-STAMP.json]
+                               [floors-STAMP.json]
 
 Reads ftpbench.py's JSON lines (records of one server, scenario and TLS mode are pooled,
 as the shared report.py does: idle-conns runs once per fresh server), prints
@@ -71,7 +72,7 @@ def load(paths):
         from report import merge  # the shared harness's pooling of repetitions
     except ImportError:
         merge = None
-    recs, limits = [], None
+    recs, limits, floors = [], None, None
     for path in paths:
         with open(path) as f:
             for line in f:
@@ -80,6 +81,8 @@ def load(paths):
                 d = json.loads(line)
                 if d.get("limits"):
                     limits = d
+                elif d.get("floors"):
+                    floors = d
                 elif "scenario" in d:
                     recs.append(d)
     by = OrderedDict()
@@ -90,7 +93,7 @@ def load(paths):
             d[key] = merge(d[key], r)
         elif key not in d:
             d[key] = r
-    return recs, by, limits
+    return recs, by, limits, floors
 
 
 def median(by, label, sc, tls, metric):
@@ -122,7 +125,12 @@ def spread(rec, metric):
     return " (%s-%s)" % (fmt(st["min"]), fmt(st["max"]))
 
 
-def goal_table(by, limits):
+def floor_of(floors, key):
+    st = (floors or {}).get(key) or {}
+    return st if st.get("n") else None
+
+
+def goal_table(by, limits, floors):
     # ferroftpd-nocache and the like are ferroftpd in another setting, not peers.
     peers = [label for label in by if not label.startswith(OURS)]
     out = ["| goal | best peer (median) | ferroftpd median (min-max) | ratio | goal | met |",
@@ -163,6 +171,9 @@ def goal_table(by, limits):
                     extra.append("%.2fx vsftpd" % (ours / vs))
                 if lo and ours:
                     extra.append("%.0f%% of loopback iperf3 (%s)" % (100 * ours / lo, fmt(lo)))
+                fl = floor_of(floors, "retr_sendfile_MB_per_s")
+                if fl and ours:
+                    extra.append("%.0f%% of bare sendfile (%s)" % (100 * ours / fl["median"], fmt(fl["median"])))
                 if extra:
                     ratio_s += "; " + "; ".join(extra)
                 goal_s = ">= 1.0x vsftpd, >= 95% of loopback"
@@ -170,6 +181,10 @@ def goal_table(by, limits):
                 if lo:
                     ok.append(ours is not None and ours >= 0.95 * lo)
                 met = "yes" if all(ok) else "no"
+            if sc.startswith("stor-big") and tls == "none":
+                fl = floor_of(floors, "stor_bare_MB_per_s")
+                if fl:
+                    ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
         elif kind == "max":
             goal_s = "<= %g" % value
             met = "-" if ours is None else ("yes" if ours <= value else "no")
@@ -207,13 +222,13 @@ def main():
     ap.add_argument("--log", help="the run's log (for skipped peers)")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
-    recs, by, limits = load(a.files)
+    recs, by, limits, floors = load(a.files)
     print(header(recs, limits, a.log))
     print()
     print("Ratios are ferroftpd's median over the best peer's median in the same run (for times:"
           " the best peer's time over ferroftpd's, so higher is better everywhere).")
     print()
-    print(goal_table(by, limits))
+    print(goal_table(by, limits, floors))
     cached, _ = median(by, OURS, "logins", "none", "logins_per_s")
     uncached, _ = median(by, OURS + "-nocache", "logins", "none", "logins_per_s")
     if uncached is not None:

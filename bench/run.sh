@@ -14,13 +14,14 @@
 # Environment (all optional):
 #   BENCH_PEERS="vsftpd pure-ftpd proftpd pyftpdlib unftp"   peers to run ("" = ferroftpd alone)
 #   BENCH_SCENARIOS=retr-big,stor-big,small-files,logins,list-big,idle-conns,sessions-10k
-#   BENCH_TLS="none explicit"     BENCH_REPEAT=3     BENCH_LIMITS=1 (0: skip limit.sh)
+#   BENCH_TLS="none explicit"     BENCH_REPEAT=3
+#   BENCH_LIMITS=1 (0: skip limit.sh and bench/floors.py, the machine's limits)
 #   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
 #   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
 #   SHARED=../shared   STAMP=YYYYmmdd-HHMM
-# Results: bench/results/bench-STAMP.jsonl (+ limits-STAMP.json, report-STAMP.md).
+# Results: bench/results/bench-STAMP.jsonl (+ limits-, floors-STAMP.json, report-STAMP.md).
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="$(cd "${SHARED:-$REPO/../shared}" && pwd)" || { echo "bench: no shared folder" >&2; exit 1; }
@@ -38,6 +39,7 @@ RESULTS="$REPO/bench/results"
 mkdir -p "$RESULTS"
 OUT="$RESULTS/bench-$STAMP.jsonl"
 LIMITS="$RESULTS/limits-$STAMP.json"
+FLOORS="$RESULTS/floors-$STAMP.json"
 LOG="$RESULTS/bench-$STAMP.log"
 # The peers' baseline bounds (run_peers.sh), with the repetitions from BENCH_REPEAT.
 OPTS="--max-seconds 150 --big-mib 1024 --small-sessions 8 --small-files 100 --login-workers 8
@@ -78,6 +80,8 @@ echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' 
 if [ "${BENCH_LIMITS:-1}" != 0 ]; then
     "$BENCH/limit.sh" | tee "$RESULTS/limits-$STAMP.txt" >&2
     tail -n 1 "$RESULTS/limits-$STAMP.txt" > "$LIMITS"
+    # The 1 GiB transfers with no FTP server (bench/floors.py: why there).
+    timeout 600 "$PY" "$REPO/bench/floors.py" --out "$FLOORS" 2>&1 | tee -a "$LOG" >&2
 fi
 
 main=""
@@ -142,6 +146,7 @@ done
 REPORT="$RESULTS/report-$STAMP.md"
 args=("$OUT")
 [ -s "$LIMITS" ] && args+=("$LIMITS")
+[ -s "$FLOORS" ] && args+=("$FLOORS")
 "$PY" "$REPO/bench/report.py" --log "$LOG" "${args[@]}" > "$REPORT"
 cat "$REPORT"
 echo "results: $OUT; report: $REPORT" >&2

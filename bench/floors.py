@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Floors for the 1 GiB transfers: the same bytes over loopback TCP with no FTP server at
+all, so a server's RETR and STOR figures can be read against what this machine allows.
+
+- retr: the harness's 1 GiB fixture, in the page cache, sent by bare sendfile(2) (8 MiB
+  calls under TCP_CORK, as ferroftpd does) to a reader taking 100 KiB a read into
+  /dev/null (as curl does). iperf3 (limit.sh) sends one 128 KiB buffer over and over,
+  which stays in the CPU's cache; a file server's 1 GiB comes from memory.
+- stor: a sender (sendfile from the same file) to a receiver writing 256 KiB a write into
+  a new file in $TMPDIR, the file system the servers' data directories are on; the file
+  is removed after each run, outside the timing. The spread of this figure is the page
+  cache's: on a VM whose host provides memory lazily, a write that needs fresh pages is
+  several times slower than one that reuses pages just freed.
+
+usage: floors.py [--file BIG] [--repeat N] --out FILE     (appends one JSON line)
+Standard library only; traffic to 127.0.0.1 only; every loop is bounded by the file size.
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import struct
+import sys
+import tempfile
+import threading
+import time
+
+MAX_SECONDS = 60
+
+
+def stats(v):
+    if not v:
+        return {"n": 0}
+    return {"n": len(v), "min": min(v), "median": statistics.median(v), "max": max(v)}
+
+
+def pair():
+    """A connected loopback TCP pair, TCP_NODELAY on both ends as FTP clients set it."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(MAX_SECONDS)
+    c = socket.create_connection(ls.getsockname(), timeout=MAX_SECONDS)
+    s, _ = ls.accept()
+    ls.close()
+    # Blocking sockets (os.sendfile needs them) whose calls still end within MAX_SECONDS.
+    tv = struct.pack("ll", MAX_SECONDS, 0)
+    for k in (c, s):
+        k.settimeout(None)
+        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        k.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        k.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s, c
+
+
+def send_file(sock, path, cork):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size, off = os.fstat(fd).st_size, 0
+        if cork:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        while off < size:
+            n = os.sendfile(sock.fileno(), fd, off, min(8 << 20, size - off))
+            if n == 0:
+                break
+            off += n
+        if cork:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+    finally:
+        os.close(fd)
+        sock.shutdown(socket.SHUT_WR)
+
+
+def drain(sock, chunk, out_fd):
+    """Reads until EOF, writing to out_fd; returns the bytes read."""
+    buf = bytearray(chunk)
+    mv = memoryview(buf)
+    n, deadline = 0, time.monotonic() + MAX_SECONDS
+    while time.monotonic() < deadline:
+        k = sock.recv_into(buf)
+        if not k:
+            break
+        view = mv[:k]
+        while view:
+            view = view[os.write(out_fd, view):]
+        n += k
+    return n
+
+
+def rate(n, path, dt):
+    if n != os.path.getsize(path):
+        raise RuntimeError("moved %d bytes of %d" % (n, os.path.getsize(path)))
+    return n / dt / 1e6
+
+
+def retr_once(path):
+    s, c = pair()
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        t = threading.Thread(target=send_file, args=(s, path, True))
+        t0 = time.perf_counter()
+        t.start()
+        n = drain(c, 100 * 1024, null)
+        dt = time.perf_counter() - t0
+        t.join(MAX_SECONDS)
+        return rate(n, path, dt)
+    finally:
+        os.close(null)
+        s.close()
+        c.close()
+
+
+def stor_once(path, where):
+    s, c = pair()
+    fd, target = tempfile.mkstemp(prefix="ftpbench-floor-", dir=where)
+    try:
+        t = threading.Thread(target=send_file, args=(c, path, False))
+        t0 = time.perf_counter()
+        t.start()
+        n = drain(s, 256 * 1024, fd)
+        dt = time.perf_counter() - t0
+        t.join(MAX_SECONDS)
+        return rate(n, path, dt)
+    finally:
+        os.close(fd)
+        os.unlink(target)
+        s.close()
+        c.close()
+
+
+def main():
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--file", default=os.path.join(tmp, "ftpbench-cache", "big-1024MiB.bin"))
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    if not os.path.isfile(a.file):
+        sys.exit("floors: %s not found (limit.sh makes it)" % a.file)
+    with open(a.file, "rb") as f:  # into the page cache, as the servers' fixture is
+        while f.read(8 << 20):
+            pass
+    retr = [retr_once(a.file) for _ in range(a.repeat)]
+    stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
+    rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "bytes": os.path.getsize(a.file),
+           "retr_sendfile_MB_per_s": stats(retr), "stor_bare_MB_per_s": stats(stor)}
+    with open(a.out, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s" % (
+        " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor)), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

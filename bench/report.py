@@ -130,6 +130,42 @@ def floor_of(floors, key):
     return st if st.get("n") else None
 
 
+# How many cores each scenario's client can use at most: curl and bench/bulk_py.py are
+# one thread; the harness's small-files threads and small_mp.py's processes, every core.
+ONE_CORE = {"retr-big", "stor-big", "retr-big-py", "stor-big-py"}
+
+
+def client_ceiling(by, sc, tls, metric):
+    """The most the client could do if the server cost nothing: its own CPU per unit over
+    the cores it can use. The CPU per unit is the lowest of the servers' medians, since a
+    server can make the client work harder (threads of a Python client queue for the GIL
+    when many replies come at once)."""
+    if metric not in ("MB_per_s", "files_per_s"):
+        return None
+    cores = 1 if sc in ONE_CORE else (os.cpu_count() or 1)
+    costs = [c for c in (client_cost(d.get((sc, tls)), metric) for d in by.values()) if c]
+    return cores / min(costs) if costs else None
+
+
+def client_cost(rec, metric):
+    """The client's median CPU seconds per unit (MB or file) in one server's runs."""
+    if not rec or not rec.get("ok"):
+        return None
+    per = []
+    for r in rec.get("runs", []):
+        cpu = r.get("client_cpu_s")
+        if metric == "MB_per_s":
+            units = (rec.get("bytes") or 1 << 30) / 1e6
+        else:
+            units = r.get("files") or ((r.get("uploads") or 0) + (r.get("downloads") or 0))
+        if cpu and units:
+            per.append(cpu / units)
+    if not per:
+        return None
+    per.sort()
+    return per[len(per) // 2]
+
+
 def goal_table(by, limits, floors):
     # ferroftpd-nocache and the like are ferroftpd in another setting, not peers.
     peers = [label for label in by if not label.startswith(OURS)]
@@ -163,6 +199,11 @@ def goal_table(by, limits, floors):
         if kind == "ratio":
             goal_s = (">= %.1fx" % value) if higher else ("<= %.1fx the time" % (1 / value))
             met = "-" if ratio is None else ("yes" if ratio >= value else "no")
+            cap = client_ceiling(by, sc, tls, metric) if higher else None
+            if met == "no" and best and cap and cap < value * best[0]:
+                ratio_s += "; the client alone caps it at %s (its least CPU per unit in this run, %s core%s): the goal, %s, is beyond this client" % (
+                    fmt(cap), "1" if sc in ONE_CORE else os.cpu_count(), "" if sc in ONE_CORE else "s",
+                    fmt(value * best[0]))
             if sc == "retr-big" and tls == "none":
                 vs, _ = median(by, "vsftpd", sc, tls, metric)
                 lo = (limits or {}).get("loopback_tcp_iperf3_1stream", {}).get("median")

@@ -592,3 +592,66 @@ fn big_listings_arrive_whole_and_in_order() {
     assert_eq!(names.first(), Some(&"d00000"));
     assert_eq!(names.last(), Some(&"f01499.txt"));
 }
+
+#[test]
+fn listings_statted_ahead_carry_every_entrys_own_facts() {
+    // 5,000 entries: past the size where a helper thread stats the second half (4,096).
+    // Every entry's size must be its own, in both halves, a symlink in the helper's half
+    // followed to its target, an entry removed before the listing simply absent.
+    let mut opts = ServerOpts::new();
+    for i in 0..5000 {
+        opts = opts.file(&format!("many/f{i:05}"), "x".repeat(i % 97 + 1));
+    }
+    let s = Server::start(opts);
+    let many = s.home().join("many");
+    std::os::unix::fs::symlink("f00001", many.join("g-link")).unwrap();
+    std::fs::create_dir(many.join("h-dir")).unwrap();
+    std::fs::remove_file(many.join("f04000")).unwrap();
+    // ftplib's MLSD: name, type and size of every entry.
+    let out = s.python_ok(
+        "ftp = login()\n\
+         for name, facts in ftp.mlsd('many'):\n\
+         \x20   print(name, facts['type'], facts.get('size', '-'))\n\
+         ftp.quit()",
+    );
+    let mut seen = 0;
+    for line in out.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let [name, kind, size] = parts[..] else {
+            panic!("odd MLSD line: {line}");
+        };
+        match name {
+            "g-link" => assert_eq!((kind, size), ("file", "2")),
+            "h-dir" => assert_eq!(kind, "dir"),
+            _ => {
+                let i: usize = name[1..].parse().unwrap();
+                assert_eq!(
+                    (kind, size),
+                    ("file", (i % 97 + 1).to_string().as_str()),
+                    "{line}"
+                );
+            }
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 5001, "{}", &out[..out.len().min(300)]);
+    assert!(!out.contains("f04000 "));
+    // curl's LIST: the size column of every file line.
+    let list = String::from_utf8(s.curl_ok(&[&s.url("many/")])).unwrap();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 5001);
+    for line in &lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let name = fields[fields.len() - 1];
+        if let Some(i) = name.strip_prefix('f') {
+            let i: usize = i.parse().unwrap();
+            assert_eq!(fields[4], (i % 97 + 1).to_string(), "{line}");
+        }
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with('d') && l.ends_with(" h-dir")));
+    assert!(lines
+        .iter()
+        .any(|l| l.ends_with(" g-link") && l.split_whitespace().nth(4) == Some("2")));
+}

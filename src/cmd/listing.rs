@@ -7,6 +7,7 @@ use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
 use crate::util::glob::{has_wildcards, Pattern};
 use crate::util::{numfmt, timefmt};
+use crate::vfs::stat_ahead::StatAhead;
 use crate::vfs::{path, Entry, FsError, Kind, Meta};
 use std::io;
 use std::time::{Instant, SystemTime};
@@ -112,15 +113,27 @@ impl Session {
         names.sort_by_name();
         names.truncate(MAX_ENTRIES);
         let mut at = 0;
-        self.send_listing(verb, &target.dir, |out| {
-            let piece = next_piece(names.items(), at);
-            for item in piece {
-                // NLST needs no stat at all.
-                let meta = (style == Style::Long).then(|| names.meta(item)).flatten();
-                line(out, &item.name, meta);
-            }
-            at += piece.len();
-            !piece.is_empty()
+        if style == Style::Names {
+            // NLST needs no stat at all.
+            return self.send_listing(verb, &target.dir, |out| {
+                let piece = next_piece(names.items(), at);
+                for item in piece {
+                    line(out, &item.name, None);
+                }
+                at += piece.len();
+                !piece.is_empty()
+            });
+        }
+        std::thread::scope(|scope| {
+            let mut ahead = StatAhead::start(scope, &names);
+            self.send_listing(verb, &target.dir, |out| {
+                let piece = next_piece(names.items(), at);
+                for (k, item) in piece.iter().enumerate() {
+                    line(out, &item.name, ahead.meta(at + k));
+                }
+                at += piece.len();
+                !piece.is_empty()
+            })
         })
     }
 
@@ -208,23 +221,26 @@ impl Session {
         };
         names.truncate(MAX_ENTRIES);
         let mut at = 0;
-        self.send_listing("MLSD", &dir, |out| {
-            let piece = next_piece(names.items(), at);
-            for item in piece {
-                let Some(meta) = names.meta(item) else {
-                    continue;
-                };
-                let own = (meta.kind == Kind::Dir).then(|| match &below {
-                    Some(perms) => perms.of_dir(&path::join(&dir, &item.name)),
-                    None => parent,
-                });
-                push_facts(out, &meta, own, parent, false, mask);
-                out.push(' ');
-                out.push_str(&item.name);
-                out.push_str("\r\n");
-            }
-            at += piece.len();
-            !piece.is_empty()
+        std::thread::scope(|scope| {
+            let mut ahead = StatAhead::start(scope, &names);
+            self.send_listing("MLSD", &dir, |out| {
+                let piece = next_piece(names.items(), at);
+                for (k, item) in piece.iter().enumerate() {
+                    let Some(meta) = ahead.meta(at + k) else {
+                        continue;
+                    };
+                    let own = (meta.kind == Kind::Dir).then(|| match &below {
+                        Some(perms) => perms.of_dir(&path::join(&dir, &item.name)),
+                        None => parent,
+                    });
+                    push_facts(out, &meta, own, parent, false, mask);
+                    out.push(' ');
+                    out.push_str(&item.name);
+                    out.push_str("\r\n");
+                }
+                at += piece.len();
+                !piece.is_empty()
+            })
         })
     }
 

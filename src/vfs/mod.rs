@@ -6,6 +6,7 @@
 pub mod path;
 pub mod patterns;
 pub mod quota;
+pub mod stat_ahead;
 
 use crate::auth::permissions::{Perm, Permissions};
 use cap_std::fs::{Dir, MetadataExt, OpenOptions};

@@ -12,15 +12,21 @@ all, so a server's RETR and STOR figures can be read against what this machine a
   cache's: on a VM whose host provides memory lazily, a write that needs fresh pages is
   several times slower than one that reuses pages just freed.
 
-usage: floors.py [--file BIG] [--repeat N] --out FILE     (appends one JSON line)
-Standard library only; traffic to 127.0.0.1 only; every loop is bounded by the file size.
+- list: one readdir pass and one fstatat per entry over 10,000 subdirectories (as the
+  harness's list-big makes them) in $TMPDIR, by bench/listfloor.c (built here with cc),
+  best of 10 passes: what LIST and MLSD cannot go below, before any formatting or sending.
+
+usage: floors.py [--file BIG] [--repeat N] [--entries N] --out FILE  (appends one JSON line)
+Standard library and a C compiler; traffic to 127.0.0.1 only; every loop is bounded.
 """
 import argparse
 import json
 import os
 import socket
+import shutil
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -129,11 +135,31 @@ def stor_once(path, where):
         c.close()
 
 
+def list_floor(entries, where):
+    """Best-of-10 milliseconds for readdir + fstatat of `entries` subdirectories."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    work = tempfile.mkdtemp(prefix="ftpbench-floor-list-", dir=where)
+    try:
+        exe = os.path.join(work, "listfloor")
+        subprocess.run(["cc", "-O2", "-o", exe, os.path.join(here, "listfloor.c")], check=True, timeout=60)
+        d = os.path.join(work, "list")
+        os.mkdir(d)
+        for i in range(entries):
+            os.mkdir(os.path.join(d, "entry-%05d" % i))
+        out = subprocess.run([exe, d, "10"], check=True, timeout=60, capture_output=True, text=True).stdout.split()
+        if int(out[0]) < entries:
+            raise RuntimeError("listfloor saw %s entries of %d" % (out[0], entries))
+        return float(out[1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     tmp = os.environ.get("TMPDIR", "/tmp")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--file", default=os.path.join(tmp, "ftpbench-cache", "big-1024MiB.bin"))
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--entries", type=int, default=10000)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     if not os.path.isfile(a.file):
@@ -143,13 +169,16 @@ def main():
             pass
     retr = [retr_once(a.file) for _ in range(a.repeat)]
     stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
+    list_ms = list_floor(a.entries, tmp)
     rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "bytes": os.path.getsize(a.file),
-           "retr_sendfile_MB_per_s": stats(retr), "stor_bare_MB_per_s": stats(stor)}
+           "retr_sendfile_MB_per_s": stats(retr), "stor_bare_MB_per_s": stats(stor),
+           "list_stat_s": list_ms / 1000, "list_entries": a.entries}
     with open(a.out, "a") as f:
         f.write(json.dumps(rec) + "\n")
-    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s" % (
-        " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor)), file=sys.stderr)
+    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s; readdir+stat of %d entries %.1f ms" % (
+        " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor), a.entries, list_ms),
+        file=sys.stderr)
 
 
 if __name__ == "__main__":

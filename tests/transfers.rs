@@ -655,3 +655,29 @@ fn listings_statted_ahead_carry_every_entrys_own_facts() {
         .iter()
         .any(|l| l.ends_with(" g-link") && l.split_whitespace().nth(4) == Some("2")));
 }
+
+#[test]
+fn a_name_that_is_not_utf8_is_listed_with_its_own_size() {
+    // Names are kept as the bytes readdir gave and statted by them: the size shown is the
+    // file's own (the test client reads the line as lossy UTF-8).
+    use std::os::unix::ffi::OsStrExt;
+    let s = Server::start(ServerOpts::new().file("plain.txt", "abc"));
+    let raw = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    std::fs::write(s.home().join(raw), "12345").unwrap();
+    let mut c = s.ftp_login();
+    let list = c.list("LIST");
+    assert!(
+        list.lines()
+            .any(|l| l.ends_with(" caf\u{fffd}.txt") && l.split_whitespace().nth(4) == Some("5")),
+        "{list}"
+    );
+    let mlsd = c.list("MLSD");
+    assert!(
+        mlsd.lines()
+            .any(|l| l.ends_with(" caf\u{fffd}.txt") && l.contains("size=5;")),
+        "{mlsd}"
+    );
+    assert!(mlsd
+        .lines()
+        .any(|l| l.ends_with(" plain.txt") && l.contains("size=3;")));
+}

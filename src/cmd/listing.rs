@@ -25,8 +25,8 @@ pub enum Style {
 const PIECE: usize = 1024;
 
 /// The next piece of a listing's entries from `at` (empty at the end).
-fn next_piece(items: &[crate::vfs::Named], at: usize) -> &[crate::vfs::Named] {
-    items.get(at..items.len().min(at + PIECE)).unwrap_or(&[])
+fn next_piece(names: &crate::vfs::Names, at: usize) -> std::ops::Range<usize> {
+    at.min(names.len())..names.len().min(at + PIECE)
 }
 
 /// What a LIST/NLST target turned out to be.
@@ -116,9 +116,9 @@ impl Session {
         if style == Style::Names {
             // NLST needs no stat at all.
             return self.send_listing(verb, &target.dir, |out| {
-                let piece = next_piece(names.items(), at);
-                for item in piece {
-                    line(out, &item.name, None);
+                let piece = next_piece(&names, at);
+                for i in piece.clone() {
+                    line(out, &names.name(i), None);
                 }
                 at += piece.len();
                 !piece.is_empty()
@@ -127,9 +127,9 @@ impl Session {
         std::thread::scope(|scope| {
             let mut ahead = StatAhead::start(scope, &names);
             self.send_listing(verb, &target.dir, |out| {
-                let piece = next_piece(names.items(), at);
-                for (k, item) in piece.iter().enumerate() {
-                    line(out, &item.name, ahead.meta(at + k));
+                let piece = next_piece(&names, at);
+                for i in piece.clone() {
+                    line(out, &names.name(i), ahead.meta(i));
                 }
                 at += piece.len();
                 !piece.is_empty()
@@ -224,18 +224,19 @@ impl Session {
         std::thread::scope(|scope| {
             let mut ahead = StatAhead::start(scope, &names);
             self.send_listing("MLSD", &dir, |out| {
-                let piece = next_piece(names.items(), at);
-                for (k, item) in piece.iter().enumerate() {
-                    let Some(meta) = ahead.meta(at + k) else {
+                let piece = next_piece(&names, at);
+                for i in piece.clone() {
+                    let Some(meta) = ahead.meta(i) else {
                         continue;
                     };
+                    let name = names.name(i);
                     let own = (meta.kind == Kind::Dir).then(|| match &below {
-                        Some(perms) => perms.of_dir(&path::join(&dir, &item.name)),
+                        Some(perms) => perms.of_dir(&path::join(&dir, &name)),
                         None => parent,
                     });
                     push_facts(out, &meta, own, parent, false, mask);
                     out.push(' ');
-                    out.push_str(&item.name);
+                    out.push_str(&name);
                     out.push_str("\r\n");
                 }
                 at += piece.len();

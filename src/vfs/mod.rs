@@ -3,6 +3,7 @@
 //! parent directory), and runs relative to a handle on the home directory (cap-std), so
 //! neither `..` nor a symlink made on disk can lead outside the home.
 
+pub mod names;
 pub mod path;
 pub mod patterns;
 pub mod quota;
@@ -10,6 +11,7 @@ pub mod stat_ahead;
 
 use crate::auth::permissions::{Perm, Permissions};
 use cap_std::fs::{Dir, MetadataExt, OpenOptions};
+pub use names::Names;
 use patterns::{FilePatterns, Verdict};
 use quota::Quota;
 use std::collections::HashMap;
@@ -134,73 +136,6 @@ impl Meta {
 pub struct Entry {
     pub name: String,
     pub meta: Meta,
-}
-
-/// A directory's entries by name, not statted yet ([`Vfs::open_listing`]).
-pub struct Names {
-    /// The directory, for following symlinks.
-    dir: Dir,
-    items: Vec<Named>,
-}
-
-/// One entry of [`Names`].
-pub struct Named {
-    pub name: String,
-    source: Source,
-}
-
-enum Source {
-    Disk(cap_std::fs::DirEntry),
-    /// A virtual folder mounted here, statted when it was found.
-    Known(Meta),
-}
-
-impl Names {
-    pub fn items(&self) -> &[Named] {
-        &self.items
-    }
-
-    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        self.items.retain(|i| keep(&i.name));
-    }
-
-    pub fn sort_by_name(&mut self) {
-        self.items.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    }
-
-    pub fn truncate(&mut self, len: usize) {
-        self.items.truncate(len);
-    }
-
-    /// The metadata of `item` (one stat), symlinks followed where they stay inside; None
-    /// for an entry that vanished since the directory was read.
-    pub fn meta(&self, item: &Named) -> Option<Meta> {
-        let entry = match &item.source {
-            Source::Known(m) => return Some(m.clone()),
-            Source::Disk(entry) => entry,
-        };
-        let meta = Meta::from_cap(&entry.metadata().ok()?);
-        if meta.kind == Kind::Link {
-            if let Ok(m) = self.dir.metadata(&item.name) {
-                return Some(Meta::from_cap(&m));
-            }
-        }
-        Some(meta)
-    }
-
-    /// Every entry statted, in the current order.
-    pub fn into_entries(self) -> Vec<Entry> {
-        self.items
-            .iter()
-            .filter_map(|i| {
-                let meta = self.meta(i)?;
-                Some(Entry {
-                    name: i.name.clone(),
-                    meta,
-                })
-            })
-            .collect()
-    }
 }
 
 /// How an upload opens its file.
@@ -678,35 +613,17 @@ impl Vfs {
             .iter()
             .filter(|m| path::parent(&m.vpath) == dir)
             .collect();
-        let mut items = Vec::new();
-        for entry in d.entries()? {
-            let entry = entry?;
-            let name = entry
-                .file_name()
-                .into_string()
-                .unwrap_or_else(|raw| raw.to_string_lossy().into_owned());
-            if mounted.iter().any(|m| path::base_name(&m.vpath) == name) {
-                continue;
-            }
-            if !self.patterns.is_empty()
-                && self.patterns.verdict(&path::join(dir, &name)) == Verdict::Hidden
-            {
-                continue;
-            }
-            items.push(Named {
-                name,
-                source: Source::Disk(entry),
-            });
-        }
+        let mut names = Names::read(d, |name| {
+            !mounted.iter().any(|m| path::base_name(&m.vpath) == name)
+                && (self.patterns.is_empty()
+                    || self.patterns.verdict(&path::join(dir, name)) != Verdict::Hidden)
+        })?;
         for m in mounted {
             if let Ok(md) = m.dir.dir_metadata() {
-                items.push(Named {
-                    name: path::base_name(&m.vpath).to_string(),
-                    source: Source::Known(Meta::from_cap(&md)),
-                });
+                names.push_known(path::base_name(&m.vpath), Meta::from_cap(&md))?;
             }
         }
-        Ok(Names { dir: d, items })
+        Ok(names)
     }
 
     pub fn mkdir(&self, p: &str) -> FsResult<()> {

@@ -32,7 +32,7 @@ impl<'scope, 'n: 'scope> StatAhead<'scope, 'n> {
     where
         'n: 'env,
     {
-        let len = names.items.len();
+        let len = names.len();
         let mut ahead = StatAhead {
             names,
             from: len,
@@ -46,9 +46,7 @@ impl<'scope, 'n: 'scope> StatAhead<'scope, 'n> {
         let spawned = std::thread::Builder::new()
             .name("stat-ahead".into())
             .stack_size(STACK)
-            .spawn_scoped(scope, move || {
-                names.items[from..].iter().map(|i| names.meta(i)).collect()
-            });
+            .spawn_scoped(scope, move || (from..len).map(|i| names.meta(i)).collect());
         if let Ok(h) = spawned {
             ahead.from = from;
             ahead.helper = Some(h);
@@ -59,9 +57,8 @@ impl<'scope, 'n: 'scope> StatAhead<'scope, 'n> {
     /// The metadata of entry `i` (see [`Names::meta`]); waits for the helper at the first
     /// entry of its half.
     pub fn meta(&mut self, i: usize) -> Option<Meta> {
-        let item = self.names.items.get(i)?;
         if i < self.from {
-            return self.names.meta(item);
+            return self.names.meta(i);
         }
         if self.done.is_none() {
             let got = self.helper.take().and_then(|h| h.join().ok());
@@ -69,8 +66,8 @@ impl<'scope, 'n: 'scope> StatAhead<'scope, 'n> {
         }
         match self.done.as_mut().and_then(|d| d.get_mut(i - self.from)) {
             Some(m) => m.take(),
-            // The helper failed: stat here.
-            None => self.names.meta(item),
+            // The helper failed (or `i` is past the end): stat here.
+            None => self.names.meta(i),
         }
     }
 }

@@ -1,0 +1,234 @@
+//! A directory's entries for a listing: read in one readdir pass, kept by name, statted
+//! one by one as the listing is sent ([`Names::meta`]).
+//!
+//! The names live back to back in one buffer, each ended by a NUL so it goes to fstatat as
+//! it is; an entry is three integers. A listing of any size makes a handful of
+//! allocations, not a few per entry. On Linux the directory is read with getdents64 into
+//! one reusable buffer ([`rustix::fs::RawDir`]); elsewhere through rustix's `Dir`, which
+//! allocates each name before it is copied here.
+
+use super::{Kind, Meta};
+use cap_std::fs::Dir;
+use std::borrow::Cow;
+use std::ffi::{CStr, OsStr};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, SystemTime};
+
+/// A directory's entries by name, not statted yet ([`super::Vfs::open_listing`]).
+pub struct Names {
+    /// The directory: stat calls and symlinks go through it.
+    dir: Dir,
+    /// Every name with its NUL, back to back.
+    text: Vec<u8>,
+    items: Vec<Item>,
+    /// Virtual folders mounted here, statted when they were found.
+    known: Vec<Meta>,
+}
+
+/// One entry: its name is `text[start..start + len]` (the NUL follows); `known` indexes
+/// [`Names::known`] for a virtual folder, u32::MAX for an entry on disk.
+#[derive(Clone, Copy)]
+struct Item {
+    start: u32,
+    len: u32,
+    known: u32,
+}
+
+const ON_DISK: u32 = u32::MAX;
+
+impl Names {
+    /// Reads directory `dir` (reopened here for reading, so with an offset of its own),
+    /// keeping the names `keep` accepts; "." and ".." are never kept.
+    pub fn read(dir: Dir, mut keep: impl FnMut(&str) -> bool) -> io::Result<Names> {
+        let mut names = Names {
+            dir,
+            text: Vec::new(),
+            items: Vec::new(),
+            known: Vec::new(),
+        };
+        let mut text = Vec::new();
+        let mut items = Vec::new();
+        read_raw(&names.dir, |raw| {
+            if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
+                return Ok(());
+            }
+            push_name(&mut text, &mut items, raw, ON_DISK)
+        })?;
+        names.text = text;
+        names.items = items;
+        Ok(names)
+    }
+
+    /// Adds a virtual folder mounted in this directory, with its metadata.
+    pub fn push_known(&mut self, name: &str, meta: Meta) -> io::Result<()> {
+        let at = u32::try_from(self.known.len()).map_err(|_| too_big())?;
+        self.known.push(meta);
+        self.push_name(name.as_bytes(), at)
+    }
+
+    fn push_name(&mut self, raw: &[u8], known: u32) -> io::Result<()> {
+        push_name(&mut self.text, &mut self.items, raw, known)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn raw(&self, item: Item) -> &[u8] {
+        let start = item.start as usize;
+        self.text
+            .get(start..start + item.len as usize)
+            .unwrap_or(&[])
+    }
+
+    /// Entry `i`'s name ("" past the end); a name that is not UTF-8 is shown with U+FFFD
+    /// where its bytes are not.
+    pub fn name(&self, i: usize) -> Cow<'_, str> {
+        match self.items.get(i) {
+            Some(&item) => String::from_utf8_lossy(self.raw(item)),
+            None => Cow::Borrowed(""),
+        }
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let text = &self.text;
+        self.items.retain(|&item| {
+            let start = item.start as usize;
+            let raw = text.get(start..start + item.len as usize).unwrap_or(&[]);
+            keep(&String::from_utf8_lossy(raw))
+        });
+    }
+
+    /// By name, byte by byte (for UTF-8 names, the order of `str`).
+    pub fn sort_by_name(&mut self) {
+        let text = &self.text;
+        let raw = |item: &Item| {
+            let start = item.start as usize;
+            text.get(start..start + item.len as usize).unwrap_or(&[])
+        };
+        self.items.sort_unstable_by(|a, b| raw(a).cmp(raw(b)));
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.items.truncate(len);
+    }
+
+    /// The metadata of entry `i` (one stat), symlinks followed where they stay inside; None
+    /// for an entry that vanished since the directory was read (or past the end).
+    pub fn meta(&self, i: usize) -> Option<Meta> {
+        let item = *self.items.get(i)?;
+        if item.known != ON_DISK {
+            return self.known.get(item.known as usize).cloned();
+        }
+        let start = item.start as usize;
+        let with_nul = self.text.get(start..=start + item.len as usize)?;
+        let name = CStr::from_bytes_with_nul(with_nul).ok()?;
+        // The name is one component read from this very directory, and the stat does not
+        // follow a symlink: it cannot leave the directory. Following is cap-std's, below.
+        let st = rustix::fs::statat(&self.dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        let meta = meta_of(&st);
+        if meta.kind == Kind::Link {
+            if let Ok(m) = self.dir.metadata(OsStr::from_bytes(self.raw(item))) {
+                return Some(Meta::from_cap(&m));
+            }
+        }
+        Some(meta)
+    }
+}
+
+impl Names {
+    /// Every entry statted, in the current order.
+    pub fn into_entries(self) -> Vec<super::Entry> {
+        (0..self.len())
+            .filter_map(|i| {
+                let meta = self.meta(i)?;
+                Some(super::Entry {
+                    name: self.name(i).into_owned(),
+                    meta,
+                })
+            })
+            .collect()
+    }
+}
+
+fn push_name(text: &mut Vec<u8>, items: &mut Vec<Item>, raw: &[u8], known: u32) -> io::Result<()> {
+    let start = u32::try_from(text.len()).map_err(|_| too_big())?;
+    let len = u32::try_from(raw.len()).map_err(|_| too_big())?;
+    text.extend_from_slice(raw);
+    text.push(0);
+    items.push(Item { start, len, known });
+    Ok(())
+}
+
+fn too_big() -> io::Error {
+    io::Error::other("directory too large to list")
+}
+
+// The stat fields' types differ between systems (st_mode is u16 on some BSDs, st_dev
+// narrower than u64): conversions that are no-ops on Linux are needed there.
+#[allow(clippy::useless_conversion)]
+fn meta_of(st: &rustix::fs::Stat) -> Meta {
+    let mode = u32::from(st.st_mode);
+    // The S_IFMT values are the same on every Unix.
+    let kind = match mode & 0o170000 {
+        0o040000 => Kind::Dir,
+        0o100000 => Kind::File,
+        0o120000 => Kind::Link,
+        _ => Kind::Other,
+    };
+    let secs = i64::try_from(st.st_mtime).unwrap_or(0);
+    let nanos = u32::try_from(st.st_mtime_nsec)
+        .unwrap_or(0)
+        .min(999_999_999);
+    let mtime = match u64::try_from(secs) {
+        Ok(s) => SystemTime::UNIX_EPOCH + Duration::new(s, nanos),
+        Err(_) => SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()),
+    };
+    Meta {
+        kind,
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        mtime,
+        mode,
+        dev: u64::try_from(st.st_dev).unwrap_or(0),
+        ino: u64::try_from(st.st_ino).unwrap_or(0),
+    }
+}
+
+/// Calls `each` with every name in `dir`, "." and ".." included: getdents64 into one
+/// buffer, no allocation per entry.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_raw(dir: &Dir, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    // cap-std's handles are O_PATH, which getdents64 refuses: the directory itself ("."),
+    // opened for reading, with an offset of its own.
+    let fd = rustix::fs::openat(
+        dir,
+        c".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf: Vec<u8> = Vec::with_capacity(32 << 10);
+    let mut entries = rustix::fs::RawDir::new(&fd, buf.spare_capacity_mut());
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        each(entry.file_name().to_bytes())?;
+    }
+    Ok(())
+}
+
+/// As above, through rustix's portable `Dir` (which opens the directory anew, so its
+/// offset is its own).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn read_raw(dir: &Dir, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    let mut d = rustix::fs::Dir::read_from(dir)?;
+    while let Some(entry) = d.read() {
+        let entry = entry?;
+        each(entry.file_name().to_bytes())?;
+    }
+    Ok(())
+}

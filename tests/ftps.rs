@@ -1759,3 +1759,38 @@ fn crl_in_der_form_revokes() {
     let mut t = cert_session(&s, &c, &c.alice);
     t.cmd("USER alice", 232);
 }
+
+#[test]
+fn big_tls_uploads_arrive_whole_and_a_size_limit_cuts_them_exactly() {
+    // An upload over TLS is read many records at a time (`Stream::read_more`): a few MB
+    // through curl and Python's FTP_TLS arrive byte for byte, and `max_upload_file_size`
+    // still stops one at exactly its limit.
+    let pki = Pki::new("bigup");
+    let s = Server::start(served(tls_opts(&pki, 0)).user_set(
+        USER,
+        "/filters/max_upload_file_size",
+        3_000_000,
+    ));
+    let big = random_bytes(2_999_999, 21);
+    let up = local_file(&s, "big.bin", &big);
+    let out = curl_tls(&s, &pki.ca_pem, &["-T", &up, &s.url("big_curl.bin")]);
+    assert_success("curl --ssl-reqd upload of 2,999,999 bytes", &out, &s);
+    assert!(fs::read(s.home().join("big_curl.bin")).unwrap() == big);
+    let out = python_tls(
+        &s,
+        &pki.ca_pem,
+        "ftp = tls_login()\n\
+         data = open(os.path.join(LOCAL, 'big.bin'), 'rb').read()\n\
+         print(ftp.storbinary('STOR big_py.bin', io.BytesIO(data), blocksize=1 << 20))\n\
+         try:\n    ftp.storbinary('STOR over.bin', io.BytesIO(data + b'xy'), blocksize=1 << 20)\n\
+         except ftplib.error_perm as e:\n    print('over', e)\n\
+         ftp.quit()",
+    );
+    assert_success("python FTP_TLS uploads", &out, &s);
+    let text = stdout(&out);
+    assert!(text.contains("226"), "{text}");
+    assert!(text.contains("over 552"), "{text}");
+    assert!(fs::read(s.home().join("big_py.bin")).unwrap() == big);
+    let line = s.wait_log_line(&["STOR", "/over.bin", "result=failed"]);
+    assert!(line.contains(" bytes=3000000 "), "{line}");
+}

@@ -376,7 +376,7 @@ pub fn receive(
             .step(p.moved, buf.len())
             .saturating_add(1)
             .min(buf.len());
-        match inp.read(&mut buf[..want]) {
+        match inp.read_more(&mut buf[..want]) {
             Ok(0) => return finish_upload(file, ascii, &mut conv, p.moved),
             Ok(n) => {
                 if n == buf.len() && buf.len() < BUF_SIZE {

@@ -46,6 +46,12 @@ struct ReadAhead {
 }
 
 impl TcpSock {
+    /// Whether bytes read ahead from the socket are still unread (always false on control
+    /// connections, which read nothing ahead).
+    fn has_ahead(&self) -> bool {
+        self.ahead.as_ref().is_some_and(|a| a.pos < a.len)
+    }
+
     /// Reads pass straight to the socket (control connections).
     pub fn direct(tcp: Arc<TcpStream>) -> TcpSock {
         TcpSock { tcp, ahead: None }
@@ -119,6 +125,35 @@ impl Stream {
             conn,
             TcpSock::read_ahead(Arc::new(tcp)),
         )))
+    }
+
+    /// Like `read`, then goes on filling `buf` from what is already here, without waiting:
+    /// plaintext rustls has decrypted and records read ahead from the socket. A TLS read
+    /// returns one record (16 KiB) at most, so an upload would otherwise reach its file
+    /// 16 KiB a write. Only the first read may wait; an error after it is left for the
+    /// next read to report (rustls keeps a connection's error).
+    pub fn read_more(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = self.read(buf)?;
+        let Stream::Tls(t) = self else { return Ok(n) };
+        while n > 0 && n < buf.len() {
+            match t.conn.reader().read(&mut buf[n..]) {
+                Ok(k) if k > 0 => {
+                    n += k;
+                    continue;
+                }
+                // Nothing decrypted yet (WouldBlock), or the peer's close_notify (0).
+                _ => {}
+            }
+            if !t.sock.has_ahead()
+                || t.conn.read_tls(&mut t.sock).is_err()
+                || t.conn.process_new_packets().is_err()
+                // A record that needs an answer (a key update): the next `read` sends it.
+                || t.conn.wants_write()
+            {
+                break;
+            }
+        }
+        Ok(n)
     }
 
     pub fn tcp(&self) -> &TcpStream {

@@ -12,17 +12,23 @@ all, so a server's RETR and STOR figures can be read against what this machine a
   cache's: on a VM whose host provides memory lazily, a write that needs fresh pages is
   several times slower than one that reuses pages just freed.
 
+- retr-tls: the same file over TLS to curl (the harness's client), from a bare sender: a
+  Python ssl (OpenSSL) HTTPS responder reading the file 1 MiB at a time. curl reads TLS
+  the same way for https:// as for ftp:// with --ssl-reqd, so this is the most curl
+  takes in from a 1 GiB file over TLS on this machine, whatever the server.
 - list: one readdir pass and one fstatat per entry over 10,000 subdirectories (as the
   harness's list-big makes them) in $TMPDIR, by bench/listfloor.c (built here with cc),
   best of 10 passes: what LIST and MLSD cannot go below, before any formatting or sending.
 
-usage: floors.py [--file BIG] [--repeat N] [--entries N] --out FILE  (appends one JSON line)
+usage: floors.py [--file BIG] [--repeat N] [--entries N] --cert PEM --key PEM --out FILE
+       (appends one JSON line)
 Standard library and a C compiler; traffic to 127.0.0.1 only; every loop is bounded.
 """
 import argparse
 import json
 import os
 import socket
+import ssl
 import shutil
 import statistics
 import struct
@@ -135,6 +141,53 @@ def stor_once(path, where):
         c.close()
 
 
+def tls_once(path, cert, key):
+    """curl's rate downloading `path` over TLS from a bare Python ssl sender."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    size = os.path.getsize(path)
+
+    def serve(ls):
+        c, _ = ls.accept()
+        c.settimeout(MAX_SECONDS)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with ctx.wrap_socket(c, server_side=True) as t:
+            req = b""
+            while b"\r\n\r\n" not in req and len(req) < 65536:
+                got = t.recv(4096)
+                if not got:
+                    return
+                req += got
+            t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size)
+            buf = bytearray(1 << 20)
+            mv = memoryview(buf)
+            with open(path, "rb", buffering=0) as f:
+                while True:
+                    n = f.readinto(buf)
+                    if not n:
+                        break
+                    t.sendall(mv[:n])
+
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(MAX_SECONDS)
+    th = threading.Thread(target=serve, args=(ls,))
+    th.start()
+    try:
+        out = subprocess.run(["curl", "-sS", "--cacert", cert, "--max-time", str(MAX_SECONDS), "-o", os.devnull,
+                              "-w", "%{size_download} %{speed_download}",
+                              "https://127.0.0.1:%d/" % ls.getsockname()[1]],
+                             capture_output=True, text=True, timeout=MAX_SECONDS + 5)
+    finally:
+        th.join(MAX_SECONDS)
+        ls.close()
+    got, speed = out.stdout.split()
+    if int(got) != size:
+        raise RuntimeError("curl got %s bytes of %d: %s" % (got, size, out.stderr.strip()[:200]))
+    return float(speed) / 1e6
+
+
 def list_floor(entries, where):
     """Best-of-10 milliseconds for readdir + fstatat of `entries` subdirectories."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -160,6 +213,8 @@ def main():
     ap.add_argument("--file", default=os.path.join(tmp, "ftpbench-cache", "big-1024MiB.bin"))
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--entries", type=int, default=10000)
+    ap.add_argument("--cert", required=True, help="certificate for the TLS floor (the harness's)")
+    ap.add_argument("--key", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     if not os.path.isfile(a.file):
@@ -169,16 +224,24 @@ def main():
             pass
     retr = [retr_once(a.file) for _ in range(a.repeat)]
     stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
+    tls = []
+    for _ in range(a.repeat):
+        with open(a.file, "rb") as f:  # back into the page cache if it was evicted
+            while f.read(8 << 20):
+                pass
+        tls.append(tls_once(a.file, a.cert, a.key))
     list_ms = list_floor(a.entries, tmp)
     rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "bytes": os.path.getsize(a.file),
            "retr_sendfile_MB_per_s": stats(retr), "stor_bare_MB_per_s": stats(stor),
+           "retr_tls_curl_MB_per_s": stats(tls),
            "list_stat_s": list_ms / 1000, "list_entries": a.entries}
     with open(a.out, "a") as f:
         f.write(json.dumps(rec) + "\n")
-    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s; readdir+stat of %d entries %.1f ms" % (
-        " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor), a.entries, list_ms),
-        file=sys.stderr)
+    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s; "
+          "readdir+stat of %d entries %.1f ms" % (
+              " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor),
+              " ".join("%.0f" % v for v in tls), a.entries, list_ms), file=sys.stderr)
 
 
 if __name__ == "__main__":

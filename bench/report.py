@@ -222,6 +222,12 @@ def goal_table(by, limits, floors):
                 if lo:
                     ok.append(ours is not None and ours >= 0.95 * lo)
                 met = "yes" if all(ok) else "no"
+            if sc == "retr-big" and tls == "explicit":
+                fl = floor_of(floors, "retr_tls_curl_MB_per_s")
+                if fl and ours:
+                    ratio_s += "; %.0f%% of curl's TLS floor (%s)" % (100 * ours / fl["median"], fmt(fl["median"]))
+                    if met == "no" and best and fl["median"] < value * best[0]:
+                        ratio_s += ": the goal, %s, is beyond curl here" % fmt(value * best[0])
             if sc.startswith("stor-big") and tls == "none":
                 fl = floor_of(floors, "stor_bare_MB_per_s")
                 if fl:

@@ -81,7 +81,8 @@ if [ "${BENCH_LIMITS:-1}" != 0 ]; then
     "$BENCH/limit.sh" | tee "$RESULTS/limits-$STAMP.txt" >&2
     tail -n 1 "$RESULTS/limits-$STAMP.txt" > "$LIMITS"
     # The 1 GiB transfers with no FTP server (bench/floors.py: why there).
-    timeout 600 "$PY" "$REPO/bench/floors.py" --out "$FLOORS" 2>&1 | tee -a "$LOG" >&2
+    timeout 900 "$PY" "$REPO/bench/floors.py" --cert "$BENCH/peers/tmp/cert.pem" \
+        --key "$BENCH/peers/tmp/key.pem" --out "$FLOORS" 2>&1 | tee -a "$LOG" >&2
 fi
 
 main=""

@@ -203,15 +203,7 @@ fn meta_of(st: &rustix::fs::Stat) -> Meta {
 /// buffer, no allocation per entry.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn read_raw(dir: &Dir, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-    use rustix::fs::{Mode, OFlags};
-    // cap-std's handles are O_PATH, which getdents64 refuses: the directory itself ("."),
-    // opened for reading, with an offset of its own.
-    let fd = rustix::fs::openat(
-        dir,
-        c".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let fd = open_for_reading(dir)?;
     let mut buf: Vec<u8> = Vec::with_capacity(32 << 10);
     let mut entries = rustix::fs::RawDir::new(&fd, buf.spare_capacity_mut());
     while let Some(entry) = entries.next() {
@@ -221,14 +213,25 @@ fn read_raw(dir: &Dir, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Res
     Ok(())
 }
 
-/// As above, through rustix's portable `Dir` (which opens the directory anew, so its
-/// offset is its own).
+/// As above, through rustix's portable `Dir`.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn read_raw(dir: &Dir, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-    let mut d = rustix::fs::Dir::read_from(dir)?;
+    let mut d = rustix::fs::Dir::new(open_for_reading(dir)?)?;
     while let Some(entry) = d.read() {
         let entry = entry?;
         each(entry.file_name().to_bytes())?;
     }
     Ok(())
+}
+
+/// The directory itself ("."), opened for reading with an offset of its own: cap-std's
+/// handles may be O_PATH (Linux), which cannot be read, and are shared.
+fn open_for_reading(dir: &Dir) -> io::Result<rustix::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::openat(
+        dir,
+        c".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }

@@ -106,39 +106,40 @@ def rate(n, path, dt):
     return n / dt / 1e6
 
 
-def retr_once(path):
+def move(path, upload, chunk, out_fd):
+    """MB/s of `path` over a loopback pair: sent by sendfile (under TCP_CORK for a download,
+    as ferroftpd does), read `chunk` bytes at a time into `out_fd`. For an upload the
+    accepted end reads, as a server's does."""
     s, c = pair()
-    null = os.open(os.devnull, os.O_WRONLY)
+    sender, receiver = (c, s) if upload else (s, c)
     try:
-        t = threading.Thread(target=send_file, args=(s, path, True))
+        t = threading.Thread(target=send_file, args=(sender, path, not upload))
         t0 = time.perf_counter()
         t.start()
-        n = drain(c, 100 * 1024, null)
+        n = drain(receiver, chunk, out_fd)
         dt = time.perf_counter() - t0
         t.join(MAX_SECONDS)
         return rate(n, path, dt)
     finally:
-        os.close(null)
         s.close()
         c.close()
+
+
+def retr_once(path):
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        return move(path, False, 100 * 1024, null)
+    finally:
+        os.close(null)
 
 
 def stor_once(path, where):
-    s, c = pair()
     fd, target = tempfile.mkstemp(prefix="ftpbench-floor-", dir=where)
     try:
-        t = threading.Thread(target=send_file, args=(c, path, False))
-        t0 = time.perf_counter()
-        t.start()
-        n = drain(s, 256 * 1024, fd)
-        dt = time.perf_counter() - t0
-        t.join(MAX_SECONDS)
-        return rate(n, path, dt)
+        return move(path, True, 256 * 1024, fd)
     finally:
         os.close(fd)
         os.unlink(target)
-        s.close()
-        c.close()
 
 
 def tls_once(path, cert, key):

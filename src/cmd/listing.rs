@@ -24,9 +24,14 @@ pub enum Style {
 /// the first piece while the next ones are made.
 const PIECE: usize = 1024;
 
-/// The next piece of a listing's entries from `at` (empty at the end).
-fn next_piece(names: &crate::vfs::Names, at: usize) -> std::ops::Range<usize> {
-    at.min(names.len())..names.len().min(at + PIECE)
+/// Calls `each` with the indexes of the next piece of a listing's entries from `*at`, and
+/// moves `*at` past them; false once there are none left.
+fn next_piece(names: &crate::vfs::Names, at: &mut usize, each: impl FnMut(usize)) -> bool {
+    let piece = (*at).min(names.len())..names.len().min(*at + PIECE);
+    *at = piece.end;
+    let more = !piece.is_empty();
+    piece.for_each(each);
+    more
 }
 
 /// What a LIST/NLST target turned out to be.
@@ -116,23 +121,15 @@ impl Session {
         if style == Style::Names {
             // NLST needs no stat at all.
             return self.send_listing(verb, &target.dir, |out| {
-                let piece = next_piece(&names, at);
-                for i in piece.clone() {
-                    line(out, &names.name(i), None);
-                }
-                at += piece.len();
-                !piece.is_empty()
+                next_piece(&names, &mut at, |i| line(out, &names.name(i), None))
             });
         }
         std::thread::scope(|scope| {
             let mut ahead = StatAhead::start(scope, &names);
             self.send_listing(verb, &target.dir, |out| {
-                let piece = next_piece(&names, at);
-                for i in piece.clone() {
-                    line(out, &names.name(i), ahead.meta(i));
-                }
-                at += piece.len();
-                !piece.is_empty()
+                next_piece(&names, &mut at, |i| {
+                    line(out, &names.name(i), ahead.meta(i))
+                })
             })
         })
     }
@@ -224,10 +221,9 @@ impl Session {
         std::thread::scope(|scope| {
             let mut ahead = StatAhead::start(scope, &names);
             self.send_listing("MLSD", &dir, |out| {
-                let piece = next_piece(&names, at);
-                for i in piece.clone() {
+                next_piece(&names, &mut at, |i| {
                     let Some(meta) = ahead.meta(i) else {
-                        continue;
+                        return;
                     };
                     let name = names.name(i);
                     let own = (meta.kind == Kind::Dir).then(|| match &below {
@@ -238,9 +234,7 @@ impl Session {
                     out.push(' ');
                     out.push_str(&name);
                     out.push_str("\r\n");
-                }
-                at += piece.len();
-                !piece.is_empty()
+                })
             })
         })
     }

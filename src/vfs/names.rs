@@ -37,38 +37,44 @@ struct Item {
 
 const ON_DISK: u32 = u32::MAX;
 
+impl Item {
+    /// This entry's name in `text` (empty if `text` is not the buffer it came from).
+    fn name(self, text: &[u8]) -> &[u8] {
+        let start = self.start as usize;
+        text.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+
+    /// The name with its NUL, as fstatat takes it.
+    fn name_with_nul(self, text: &[u8]) -> Option<&[u8]> {
+        let start = self.start as usize;
+        text.get(start..=start + self.len as usize)
+    }
+}
+
 impl Names {
     /// Reads directory `dir` (reopened here for reading, so with an offset of its own),
     /// keeping the names `keep` accepts; "." and ".." are never kept.
     pub fn read(dir: Dir, mut keep: impl FnMut(&str) -> bool) -> io::Result<Names> {
-        let mut names = Names {
-            dir,
-            text: Vec::new(),
-            items: Vec::new(),
-            known: Vec::new(),
-        };
-        let mut text = Vec::new();
-        let mut items = Vec::new();
-        read_raw(&names.dir, |raw| {
+        let (mut text, mut items) = (Vec::new(), Vec::new());
+        read_raw(&dir, |raw| {
             if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
                 return Ok(());
             }
             push_name(&mut text, &mut items, raw, ON_DISK)
         })?;
-        names.text = text;
-        names.items = items;
-        Ok(names)
+        Ok(Names {
+            dir,
+            text,
+            items,
+            known: Vec::new(),
+        })
     }
 
     /// Adds a virtual folder mounted in this directory, with its metadata.
     pub fn push_known(&mut self, name: &str, meta: Meta) -> io::Result<()> {
         let at = u32::try_from(self.known.len()).map_err(|_| too_big())?;
         self.known.push(meta);
-        self.push_name(name.as_bytes(), at)
-    }
-
-    fn push_name(&mut self, raw: &[u8], known: u32) -> io::Result<()> {
-        push_name(&mut self.text, &mut self.items, raw, known)
+        push_name(&mut self.text, &mut self.items, name.as_bytes(), at)
     }
 
     pub fn len(&self) -> usize {
@@ -79,39 +85,26 @@ impl Names {
         self.items.is_empty()
     }
 
-    fn raw(&self, item: Item) -> &[u8] {
-        let start = item.start as usize;
-        self.text
-            .get(start..start + item.len as usize)
-            .unwrap_or(&[])
-    }
-
     /// Entry `i`'s name ("" past the end); a name that is not UTF-8 is shown with U+FFFD
     /// where its bytes are not.
     pub fn name(&self, i: usize) -> Cow<'_, str> {
         match self.items.get(i) {
-            Some(&item) => String::from_utf8_lossy(self.raw(item)),
+            Some(item) => String::from_utf8_lossy(item.name(&self.text)),
             None => Cow::Borrowed(""),
         }
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let text = &self.text;
-        self.items.retain(|&item| {
-            let start = item.start as usize;
-            let raw = text.get(start..start + item.len as usize).unwrap_or(&[]);
-            keep(&String::from_utf8_lossy(raw))
-        });
+        self.items
+            .retain(|item| keep(&String::from_utf8_lossy(item.name(text))));
     }
 
     /// By name, byte by byte (for UTF-8 names, the order of `str`).
     pub fn sort_by_name(&mut self) {
         let text = &self.text;
-        let raw = |item: &Item| {
-            let start = item.start as usize;
-            text.get(start..start + item.len as usize).unwrap_or(&[])
-        };
-        self.items.sort_unstable_by(|a, b| raw(a).cmp(raw(b)));
+        self.items
+            .sort_unstable_by(|a, b| a.name(text).cmp(b.name(text)));
     }
 
     pub fn truncate(&mut self, len: usize) {
@@ -125,15 +118,13 @@ impl Names {
         if item.known != ON_DISK {
             return self.known.get(item.known as usize).cloned();
         }
-        let start = item.start as usize;
-        let with_nul = self.text.get(start..=start + item.len as usize)?;
-        let name = CStr::from_bytes_with_nul(with_nul).ok()?;
+        let name = CStr::from_bytes_with_nul(item.name_with_nul(&self.text)?).ok()?;
         // The name is one component read from this very directory, and the stat does not
         // follow a symlink: it cannot leave the directory. Following is cap-std's, below.
         let st = rustix::fs::statat(&self.dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
         let meta = meta_of(&st);
         if meta.kind == Kind::Link {
-            if let Ok(m) = self.dir.metadata(OsStr::from_bytes(self.raw(item))) {
+            if let Ok(m) = self.dir.metadata(OsStr::from_bytes(item.name(&self.text))) {
                 return Some(Meta::from_cap(&m));
             }
         }

@@ -595,8 +595,8 @@ fn big_listings_arrive_whole_and_in_order() {
 
 #[test]
 fn listings_statted_ahead_carry_every_entrys_own_facts() {
-    // 5,000 entries: past the size where a helper thread stats the second half (4,096).
-    // Every entry's size must be its own, in both halves, a symlink in the helper's half
+    // 5,000 entries: past the size where a helper thread stats from the end (4,096).
+    // Every entry's size must be its own, from either thread, a symlink near the end
     // followed to its target, an entry removed before the listing simply absent.
     let mut opts = ServerOpts::new();
     for i in 0..5000 {

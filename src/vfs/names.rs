@@ -114,6 +114,18 @@ impl Names {
     /// The metadata of entry `i` (one stat), symlinks followed where they stay inside; None
     /// for an entry that vanished since the directory was read (or past the end).
     pub fn meta(&self, i: usize) -> Option<Meta> {
+        self.meta_through(&self.dir, i)
+    }
+
+    /// A second handle on this directory with an open file description of its own, for a
+    /// helper thread's stat calls: threads statting through one shared description bounce
+    /// its reference count between cores on every call (8% of a big listing's time).
+    pub fn own_handle(&self) -> io::Result<rustix::fd::OwnedFd> {
+        open_for_reading(&self.dir)
+    }
+
+    /// As [`Names::meta`], the stat going through `dir`, a handle on this same directory.
+    pub fn meta_through(&self, dir: &impl rustix::fd::AsFd, i: usize) -> Option<Meta> {
         let item = *self.items.get(i)?;
         if item.known != ON_DISK {
             return self.known.get(item.known as usize).cloned();
@@ -121,7 +133,7 @@ impl Names {
         let name = CStr::from_bytes_with_nul(item.name_with_nul(&self.text)?).ok()?;
         // The name is one component read from this very directory, and the stat does not
         // follow a symlink: it cannot leave the directory. Following is cap-std's, below.
-        let st = rustix::fs::statat(&self.dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        let st = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
         let meta = meta_of(&st);
         if meta.kind == Kind::Link {
             if let Ok(m) = self.dir.metadata(OsStr::from_bytes(item.name(&self.text))) {

@@ -12,7 +12,8 @@ harness's (scenario `small-files-mp`), never instead of it. Each session moves 4
 
 usage: small_mp.py --port P --pid PID --label NAME --tls none|explicit --cafile CERT
                    --repeat N --out FILE [--sessions 8] [--files 400] [--size 4096]
-Standard library only, plus the shared harness's ftpbench.py (clients, CPU meter, stats).
+Each session reports its own CPU time for the timed part (the run's client_cpu_s), so
+the report can show what the client alone allows. Standard library only, plus the shared harness's ftpbench.py (clients, CPU meter, stats).
 """
 import multiprocessing as mp
 import time
@@ -25,7 +26,7 @@ MAX_SECONDS = 120
 
 def session(a, w, start, results):
     """One client process: log in, wait for the others, upload then download its files."""
-    done, error = 0, None
+    done, cpu = 0, 0.0
     try:
         ftp = connect(a)
         d = a.remote_dir.rstrip("/") + "/small-mp"
@@ -36,6 +37,7 @@ def session(a, w, start, results):
                 pass
         payload = (b"ftpbench" * (a.size // 8 + 1))[: a.size]
         start.wait(MAX_SECONDS)
+        cpu = time.process_time()
         names = []
         for i in range(a.files):
             name = "%s/p%02d-%05d.bin" % (d, w, i)
@@ -47,13 +49,13 @@ def session(a, w, start, results):
             if got != a.size:
                 raise RuntimeError("short read on %s" % name)
             done += 1
-        results.put((done, None))
+        results.put((done, None, time.process_time() - cpu))
     except Exception as e:  # noqa: BLE001 - counted, reported
         try:
             start.abort()
         except Exception:  # noqa: BLE001
             pass
-        results.put((done, repr(e)))
+        results.put((done, repr(e), 0.0))
         return
     # Outside the timed part: the files go again.
     try:
@@ -87,18 +89,24 @@ def main():
                 try:
                     outcome.append(results.get(timeout=max(0.1, deadline - time.monotonic())))
                 except Exception:  # noqa: BLE001 - queue.Empty: that session hung
-                    outcome.append((0, "no result within %d s" % MAX_SECONDS))
+                    outcome.append((0, "no result within %d s" % MAX_SECONDS, 0.0))
         for p in procs:
             p.join(5)
             if p.is_alive():
                 p.kill()
-        files = sum(n for n, _ in outcome)
-        errors = [e for _, e in outcome if e]
+        files = sum(n for n, _, _ in outcome)
+        errors = [e for _, e, _ in outcome if e]
         if errors:
             error = errors[0]
             break
         rates.append(files / m.wall)
-        runs.append(dict(m.as_dict(), files=files))
+        # The meter counts this process's reaped children, and the sessions are still
+        # running when it stops: each session reports its own CPU for the timed part.
+        run = dict(m.as_dict(), files=files)
+        run["client_cpu_s"] = round(sum(c for _, _, c in outcome), 3)
+        if run.get("machine_busy_cpu_s") is not None and run.get("server_cpu_s") is not None:
+            run["other_cpu_s"] = round(run["machine_busy_cpu_s"] - run["server_cpu_s"] - run["client_cpu_s"], 3)
+        runs.append(run)
     record(a, "small-files-mp", "files_per_s", rates, runs, error, sessions=a.sessions,
            files_per_session=a.files, file_bytes=a.size, client="one Python process per session")
 

@@ -654,6 +654,29 @@ fn listings_statted_ahead_carry_every_entrys_own_facts() {
     assert!(lines
         .iter()
         .any(|l| l.ends_with(" g-link") && l.split_whitespace().nth(4) == Some("2")));
+    // A client that resets the data connection after a few lines: the listing ends early
+    // (its helper told to stop), the session answers and lists again in full.
+    let out = s.python_ok(
+        "ftp = login()\n\
+         host, port = ftplib.parse227(ftp.sendcmd('PASV'))\n\
+         d = socket.socket()\n\
+         d.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n\
+         d.connect((host, port))\n\
+         ftp.putcmd('MLSD many')\n\
+         print(ftp.getline()[:3])\n\
+         print(len(d.recv(1000)) > 0)\n\
+         d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\\x01\\0\\0\\0\\0\\0\\0\\0')\n\
+         d.close()\n\
+         print(ftp.getline()[:3])\n\
+         print(ftp.sendcmd('NOOP')[:3])\n\
+         print(len(list(ftp.mlsd('many'))))\n\
+         ftp.quit()",
+    );
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got.len(), 5, "{out}");
+    assert_eq!((got[0], got[1]), ("150", "True"), "{out}");
+    assert!(got[2] == "426" || got[2] == "226", "{out}");
+    assert_eq!((got[3], got[4]), ("200", "5001"), "{out}");
 }
 
 #[test]

@@ -53,6 +53,23 @@ impl Unclaimed {
             }
         }
     }
+
+    /// Leaves nothing to take, so the helper stops after its current chunk.
+    fn close(&self) {
+        let mut cur = self.0.load(Ordering::Relaxed);
+        loop {
+            let b = cur >> 32;
+            match self.0.compare_exchange_weak(
+                cur,
+                (b << 32) | b,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
 }
 
 /// The metadata of a listing's entries, by index, asked for in increasing order.
@@ -142,6 +159,16 @@ impl<'scope, 'n: 'scope> StatAhead<'scope, 'n> {
     }
 }
 
+impl Drop for StatAhead<'_, '_> {
+    /// A listing that ends early (the client went away) does not keep the helper statting
+    /// the rest; the scope joins it.
+    fn drop(&mut self) {
+        if let Some(u) = &self.unclaimed {
+            u.close();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +190,14 @@ mod tests {
             }
             assert!(seen.iter().all(|&n| n == 1), "len {len}");
         }
+    }
+
+    #[test]
+    fn closing_leaves_nothing_to_take() {
+        let u = Unclaimed(AtomicU64::new(1000 << 32));
+        assert_eq!(u.take(true), 0..64);
+        assert_eq!(u.take(false), 936..1000);
+        u.close();
+        assert!(u.take(true).is_empty() && u.take(false).is_empty());
     }
 }

@@ -981,6 +981,64 @@ fn tls12_with_configured_cipher_suite() {
     );
 }
 
+#[test]
+fn cipher_suites_are_chosen_as_go_and_sftpgo_choose_them() {
+    // The server's order: AES-128-GCM first when this machine has AES instructions and
+    // the client lists AES-GCM before ChaCha20 (curl's OpenSSL lists AES-256 first),
+    // ChaCha20 first when the client does. Data connections follow the same rule and
+    // still resume (tls_session_reuse 1).
+    let pki = Pki::new("order");
+    let s = Server::start(served(tls_opts(&pki, 1).binding("tls_session_reuse", 1)));
+    #[cfg(target_arch = "x86_64")]
+    let aes_here = std::arch::is_x86_feature_detected!("aes")
+        && std::arch::is_x86_feature_detected!("pclmulqdq");
+    #[cfg(not(target_arch = "x86_64"))]
+    let aes_here = false;
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[],
+            if aes_here {
+                "TLSv1_3 TLS13_AES_128_GCM_SHA256"
+            } else {
+                "TLSv1_3 TLS13_CHACHA20_POLY1305_SHA256"
+            },
+        ),
+        (
+            &[
+                "--tls13-ciphers",
+                "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+            ],
+            "TLSv1_3 TLS13_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            &["--tls-max", "1.2"],
+            if aes_here {
+                "TLSv1_2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+            } else {
+                "TLSv1_2 TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+            },
+        ),
+        (
+            &[
+                "--tls-max",
+                "1.2",
+                "--ciphers",
+                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384",
+            ],
+            "TLSv1_2 TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        ),
+    ];
+    let url = s.url("data.bin");
+    for (args, suite) in cases {
+        let mut all = args.to_vec();
+        all.push(&url);
+        let out = curl_tls(&s, &pki.ca_pem, &all);
+        assert_success(&format!("curl {args:?}"), &out, &s);
+        assert_eq!(out.stdout, data(), "curl {args:?}");
+        s.wait_log_line(&["login user=u", &format!("tls=\"{suite}\"")]);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Client certificates
 // ---------------------------------------------------------------------------------------

@@ -166,10 +166,10 @@ fn handshake(files: &CertFiles, mlkem: bool, on_server: fn(Box<dyn FnOnce() + Se
     });
     let (sock, _) = listener.accept().unwrap();
     on_server(Box::new(move || {
-        let conn = ferroftpd::tls::server_connection(&config, b"token").unwrap();
-        let mut s = ferroftpd::tls::stream::Stream::tls_data(conn, sock);
-        s.handshake(std::time::Instant::now() + std::time::Duration::from_secs(10))
-            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut s =
+            ferroftpd::tls::stream::Stream::tls_data(&config, b"token", sock, deadline).unwrap();
+        s.handshake(deadline).unwrap();
         let mut b = [0u8; 4];
         s.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"ping");

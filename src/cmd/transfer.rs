@@ -468,12 +468,10 @@ impl Session {
         let Some(tls) = &self.tls else {
             return Err("TLS is not on for this session".into());
         };
-        let conn = crate::tls::server_connection(&tls.data_config, &tls.token)
-            .map_err(|e| format!("TLS setup failed: {e}"))?;
         let token = tls.token;
-        let mut stream = Stream::tls_data(conn, sock);
-        stream
-            .handshake(Instant::now() + data::CONNECT_TIMEOUT)
+        let deadline = Instant::now() + data::CONNECT_TIMEOUT;
+        let stream = Stream::tls_data(&tls.data_config, &token, sock, deadline)
+            .and_then(|mut s| s.handshake(deadline).map(|()| s))
             .map_err(|e| format!("TLS handshake on the data connection failed: {e}"))?;
         if self.binding().tls.session_reuse == crate::config::tls::SessionReuse::Required {
             let resumed = stream

@@ -109,9 +109,9 @@ pub struct Session {
 
 pub struct TlsSession {
     pub token: [u8; crate::tls::TOKEN_LEN],
-    pub config: Arc<rustls::ServerConfig>,
-    /// The data connections' twin of `config` (fewer session tickets).
-    pub data_config: Arc<rustls::ServerConfig>,
+    /// The data connections' configurations (fewer session tickets than the control
+    /// connection's).
+    pub data_config: crate::tls::Choice,
 }
 
 impl Session {
@@ -176,20 +176,19 @@ impl Session {
         self.server.tls.get(self.binding).and_then(Option::as_ref)
     }
 
-    /// Starts TLS on the control connection (AUTH TLS, or implicit TLS before the greeting).
-    pub fn start_tls(&mut self) -> Result<(), String> {
+    /// Starts TLS on the control connection (AUTH TLS, or implicit TLS before the greeting):
+    /// reads the ClientHello and answers it. Err(Ok) for a setup error, Err(Err) for what
+    /// the client sent or did.
+    pub fn start_tls(&mut self, deadline: Instant) -> Result<(), Result<String, io::Error>> {
         let ctx = self
             .tls_context()
-            .ok_or("TLS is not configured on this binding")?;
-        let token = ctx.new_token()?;
+            .ok_or_else(|| Ok("TLS is not configured on this binding".to_string()))?;
+        let token = ctx.new_token().map_err(Ok)?;
         let (config, data_config) = ctx.config_pair(&token);
-        let conn = crate::tls::server_connection(&config, &token).map_err(|e| e.to_string())?;
-        self.ctrl.start_tls(conn).map_err(|e| e.to_string())?;
-        self.tls = Some(TlsSession {
-            token,
-            config,
-            data_config,
-        });
+        self.ctrl
+            .start_tls(&config, &token, deadline)
+            .map_err(Err)?;
+        self.tls = Some(TlsSession { token, data_config });
         Ok(())
     }
 
@@ -207,7 +206,7 @@ impl Session {
         let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
         let peer = self.peer;
         let run = |s: &mut Session| -> Result<(), Result<String, io::Error>> {
-            s.start_tls().map_err(Ok)?;
+            s.start_tls(deadline)?;
             s.ctrl.handshake(deadline).map_err(Err)
         };
         let r = std::thread::scope(|scope| {

@@ -70,15 +70,21 @@ impl ControlStream {
 
     /// Switches to TLS (after `234`, or at once for implicit TLS). Anything the client sent
     /// in clear after AUTH is dropped: it must not be read as if it came over TLS.
-    pub fn start_tls(&mut self, conn: ServerConnection) -> io::Result<()> {
+    pub fn start_tls(
+        &mut self,
+        choice: &crate::tls::Choice,
+        token: &[u8],
+        deadline: Instant,
+    ) -> io::Result<()> {
         let sock = Arc::clone(self.io.shared_tcp());
+        sock.set_read_timeout(Some(crate::data::TICK))?;
+        self.io = Stream::tls_control(choice, token, sock, deadline)?;
         self.buf = Vec::new();
         self.discarding = false;
-        self.io = Stream::tls_control(conn, sock);
         Ok(())
     }
 
-    /// Runs the TLS handshake now, bounded by `deadline` (implicit TLS, before the greeting).
+    /// Runs the TLS handshake to its end, bounded by `deadline`.
     pub fn handshake(&mut self, deadline: Instant) -> io::Result<()> {
         self.io.tcp().set_read_timeout(Some(crate::data::TICK))?;
         self.io.handshake(deadline)

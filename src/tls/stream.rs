@@ -114,17 +114,29 @@ impl Stream {
         Stream::Plain(Arc::new(tcp))
     }
 
-    /// TLS on a control connection: defaults, no read-ahead.
-    pub fn tls_control(conn: ServerConnection, tcp: Arc<TcpStream>) -> Stream {
-        Stream::Tls(Box::new(StreamOwned::new(conn, TcpSock::direct(tcp))))
+    /// TLS on a control connection: defaults, no read-ahead. Reads the ClientHello and
+    /// starts the server side ([`super::accept`]); [`Stream::handshake`] finishes it.
+    pub fn tls_control(
+        choice: &super::Choice,
+        token: &[u8],
+        tcp: Arc<TcpStream>,
+        deadline: Instant,
+    ) -> io::Result<Stream> {
+        let mut sock = TcpSock::direct(tcp);
+        let conn = super::accept(choice, token, &mut sock, deadline)?;
+        Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
-    /// TLS on a data connection, tuned for bulk transfers (see the module doc).
-    pub fn tls_data(conn: ServerConnection, tcp: TcpStream) -> Stream {
-        Stream::Tls(Box::new(StreamOwned::new(
-            conn,
-            TcpSock::read_ahead(Arc::new(tcp)),
-        )))
+    /// TLS on a data connection, tuned for bulk transfers (see the module doc); as above.
+    pub fn tls_data(
+        choice: &super::Choice,
+        token: &[u8],
+        tcp: TcpStream,
+        deadline: Instant,
+    ) -> io::Result<Stream> {
+        let mut sock = TcpSock::read_ahead(Arc::new(tcp));
+        let conn = super::accept(choice, token, &mut sock, deadline)?;
+        Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
     /// Like `read`, then goes on filling `buf` from what is already here, without waiting:
@@ -222,7 +234,7 @@ impl Stream {
     }
 }
 
-fn is_retry(e: &io::Error) -> bool {
+pub(crate) fn is_retry(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 /// Session thread stack, set explicitly (the default is 2 MiB of address space). Sessions
 /// do not recurse; the deepest paths are a password hash and a data connection's TLS
 /// handshake, measured by tests/stack.rs: in a release build argon2id (SFTPGo's 64 MiB)
-/// touches 20 KiB and a TLS 1.3 handshake with X25519MLKEM768 32 KiB; unoptimised (the
-/// test builds) 100 and 72 KiB. 256 KiB keeps a 2x margin for both; only the pages a
-/// session touches are memory (about 12 KiB for an idle one).
+/// touches 20 KiB and a TLS 1.3 handshake with X25519MLKEM768 40 KiB (32 before the
+/// ClientHello went through rustls' Acceptor, see tls::accept); unoptimised (the test
+/// builds) 100 and 84 KiB. 256 KiB keeps a 2x margin for both; only the pages a session
+/// touches are memory (about 12 KiB for an idle one).
 pub const WORKER_STACK: usize = 256 << 10;
 
 /// Binds every configured address. Errors name the binding.

@@ -989,10 +989,14 @@ fn cipher_suites_are_chosen_as_go_and_sftpgo_choose_them() {
     // still resume (tls_session_reuse 1).
     let pki = Pki::new("order");
     let s = Server::start(served(tls_opts(&pki, 1).binding("tls_session_reuse", 1)));
+    // The server's own test (tls::aes_here).
     #[cfg(target_arch = "x86_64")]
     let aes_here = std::arch::is_x86_feature_detected!("aes")
         && std::arch::is_x86_feature_detected!("pclmulqdq");
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "aarch64")]
+    let aes_here = std::arch::is_aarch64_feature_detected!("aes")
+        && std::arch::is_aarch64_feature_detected!("pmull");
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     let aes_here = false;
     let cases: [(&[&str], &str); 4] = [
         (
@@ -1037,6 +1041,49 @@ fn cipher_suites_are_chosen_as_go_and_sftpgo_choose_them() {
         assert_eq!(out.stdout, data(), "curl {args:?}");
         s.wait_log_line(&["login user=u", &format!("tls=\"{suite}\"")]);
     }
+}
+
+#[test]
+fn a_client_hello_sent_a_byte_at_a_time_ends_at_the_handshake_deadline() {
+    // Every byte arrives before a read times out (100 ms), so only a deadline checked on
+    // each pass ends it: 10 s for the control connection's handshake (the whole drip of a
+    // 2 KiB ClientHello, a byte every 20 ms, would take over 40 s).
+    let pki = Pki::new("drip");
+    let s = server(&pki, 1);
+    let out = s.python_ok(
+        "c = socket.create_connection((HOST, PORT), timeout=30)\n\
+         f = c.makefile('rb')\n\
+         f.readline()\n\
+         c.sendall(b'AUTH TLS\\r\\n')\n\
+         print(f.readline()[:3].decode())\n\
+         c.settimeout(None)\n\
+         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n\
+         hello = b'\\x16\\x03\\x01\\x08\\x00\\x01\\x00\\x07\\xfc\\x03\\x03' + b'\\x00' * 2038\n\
+         t = time.monotonic()\n\
+         closed = False\n\
+         for b in hello:\n\
+         \x20   try:\n\
+         \x20       c.sendall(bytes([b]))\n\
+         \x20       if c.recv(1, socket.MSG_DONTWAIT) == b'':\n\
+         \x20           closed = True\n\
+         \x20           break\n\
+         \x20   except BlockingIOError:\n\
+         \x20       pass\n\
+         \x20   except OSError:\n\
+         \x20       closed = True\n\
+         \x20       break\n\
+         \x20   time.sleep(0.02)\n\
+         print(closed, round(time.monotonic() - t))",
+    );
+    let got: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(got.len(), 3, "{out}");
+    assert_eq!((got[0], got[1]), ("234", "True"), "{out}");
+    let secs: u64 = got[2].parse().unwrap();
+    assert!((9..=13).contains(&secs), "closed after {secs} s: {out}");
+    // The daemon goes on serving.
+    let out = curl_tls(&s, &pki.ca_pem, &[&s.url("a.txt")]);
+    assert_success("curl after the drip", &out, &s);
+    assert_eq!(out.stdout, HELLO);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 //! from another control connection (another user) starts a full handshake, which
 //! `tls_session_reuse` 1 refuses.
 //!
-//! Cipher suites are chosen as Go's crypto/tls (and so SFTPGo) chooses them: in the
+//! Cipher suites are chosen much as Go's crypto/tls (and so SFTPGo) chooses them: in the
 //! server's order, AES-GCM first (AES-128 before AES-256) when this machine has AES
 //! instructions and the client lists an AES-GCM suite before ChaCha20, ChaCha20 first
 //! otherwise ([`Choice`]). OpenSSL clients list AES-256 first; AES-128's key schedule
@@ -98,7 +98,9 @@ impl Choice {
     }
 
     /// AES-GCM first if this machine has AES instructions and the first suite the client
-    /// lists that this binding supports is AES-GCM (Go's `aesgcmPreferred`).
+    /// lists that this binding supports is AES-GCM. Go's `aesgcmPreferred` looks at the
+    /// first suite Go knows, CBC ones included; a client listing a CBC suite first is
+    /// the only one that could be answered differently.
     fn pick(&self, hello: &rustls::server::ClientHello<'_>) -> &Arc<ServerConfig> {
         let ours = &self.aes_first.crypto_provider().cipher_suites;
         let first = hello
@@ -149,8 +151,9 @@ fn aes_here() -> bool {
     }
 }
 
-/// `provider` with its suites in one of the two orders; the order among the rest (TLS 1.3
-/// before 1.2, ECDSA before RSA) stays.
+/// `provider` with its suites in one of the two orders; among suites of the same cipher
+/// the order stays (TLS 1.3 before 1.2, ECDSA before RSA). rustls keeps only the suites
+/// of the version and key in use before it applies the order.
 fn ordered(provider: &CryptoProvider, aes_first: bool) -> Arc<CryptoProvider> {
     let mut p = provider.clone();
     p.cipher_suites
@@ -165,8 +168,10 @@ fn ordered(provider: &CryptoProvider, aes_first: bool) -> Arc<CryptoProvider> {
 
 /// Reads a connection's ClientHello from `sock`, picks the configuration for it (see
 /// [`Choice`]) and starts the server side, tagged with `token` so that tickets it issues
-/// identify this control session (from then on: see `OnlyToken::encrypt`). The handshake goes on at the stream's next I/O. Socket
-/// timeouts make each read return; `deadline` bounds the whole.
+/// identify this control session (from then on: see `OnlyToken::encrypt`). The handshake
+/// goes on at the stream's next I/O. Socket timeouts make each read return; `deadline`
+/// bounds the whole. Cost: a handshake touches 8 KiB more stack than one started by
+/// `ServerConnection::new` (rustls' own frames; tests/stack.rs, release build).
 pub fn accept(
     choice: &Choice,
     token: &[u8],
@@ -175,6 +180,13 @@ pub fn accept(
 ) -> io::Result<ServerConnection> {
     let mut acceptor = rustls::server::Acceptor::default();
     loop {
+        // Checked on every pass: a client sending a byte at a time never times a read out.
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            ));
+        }
         match acceptor.read_tls(sock) {
             Ok(0) => {
                 return Err(io::Error::new(
@@ -183,36 +195,33 @@ pub fn accept(
                 ))
             }
             Ok(_) => {}
-            Err(e) if stream::is_retry(&e) => {
-                if Instant::now() >= deadline {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "TLS handshake timed out",
-                    ));
-                }
-                continue;
-            }
+            Err(e) if stream::is_retry(&e) => continue,
             Err(e) => return Err(e),
         }
-        let refused = match acceptor.accept() {
+        let accepted = match acceptor.accept() {
             Ok(None) => continue,
-            Ok(Some(accepted)) => {
-                let config = Arc::clone(choice.pick(&accepted.client_hello()));
-                match accepted.into_connection(config) {
-                    Ok(mut conn) => {
-                        conn.set_resumption_data(token);
-                        return Ok(conn);
-                    }
-                    Err(refused) => refused,
-                }
-            }
-            Err(refused) => refused,
+            Ok(Some(accepted)) => accepted,
+            Err((e, alert)) => return Err(refuse(e, alert, sock)),
         };
-        let (e, mut alert) = refused;
-        // The client learns why; a write that fails changes nothing.
-        let _ = alert.write_all(sock);
-        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        let config = Arc::clone(choice.pick(&accepted.client_hello()));
+        return match accepted.into_connection(config) {
+            Ok(mut conn) => {
+                conn.set_resumption_data(token);
+                Ok(conn)
+            }
+            Err((e, alert)) => Err(refuse(e, alert, sock)),
+        };
     }
+}
+
+/// Sends the alert (the client learns why; a write that fails changes nothing).
+fn refuse(
+    e: rustls::Error,
+    mut alert: rustls::server::AcceptedAlert,
+    sock: &mut impl io::Write,
+) -> io::Error {
+    let _ = alert.write_all(sock);
+    io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
 impl TlsContext {

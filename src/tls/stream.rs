@@ -195,16 +195,17 @@ impl Stream {
     pub fn handshake(&mut self, deadline: Instant) -> io::Result<()> {
         let Stream::Tls(t) = self else { return Ok(()) };
         while t.conn.is_handshaking() {
+            // Checked on every pass, not only when a read times out: a client sending a
+            // byte at a time would never let it.
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ));
+            }
             match t.conn.complete_io(&mut t.sock) {
                 Ok(_) => {}
-                Err(e) if is_retry(&e) => {
-                    if Instant::now() >= deadline {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "TLS handshake timed out",
-                        ));
-                    }
-                }
+                Err(e) if is_retry(&e) => {}
                 Err(e) => return Err(e),
             }
         }

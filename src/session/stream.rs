@@ -84,9 +84,9 @@ impl ControlStream {
         Ok(())
     }
 
-    /// Runs the TLS handshake to its end, bounded by `deadline`.
+    /// Runs the TLS handshake to its end, bounded by `deadline` (the socket's read timeout
+    /// is the one `start_tls` set).
     pub fn handshake(&mut self, deadline: Instant) -> io::Result<()> {
-        self.io.tcp().set_read_timeout(Some(crate::data::TICK))?;
         self.io.handshake(deadline)
     }
 

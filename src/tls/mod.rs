@@ -122,14 +122,18 @@ enum Bulk {
     ChaCha,
 }
 
+/// The cipher of one of the suites rustls offers (the AES-256 suites and any other fall
+/// in the last arm).
 fn bulk(suite: rustls::CipherSuite) -> Bulk {
-    let name = format!("{suite:?}");
-    if name.contains("CHACHA20") {
-        Bulk::ChaCha
-    } else if name.contains("AES_128") {
-        Bulk::Aes128
-    } else {
-        Bulk::Aes256
+    use rustls::CipherSuite as S;
+    match suite {
+        S::TLS13_CHACHA20_POLY1305_SHA256
+        | S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        | S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => Bulk::ChaCha,
+        S::TLS13_AES_128_GCM_SHA256
+        | S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => Bulk::Aes128,
+        _ => Bulk::Aes256,
     }
 }
 
@@ -180,13 +184,7 @@ pub fn accept(
 ) -> io::Result<ServerConnection> {
     let mut acceptor = rustls::server::Acceptor::default();
     loop {
-        // Checked on every pass: a client sending a byte at a time never times a read out.
-        if Instant::now() >= deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS handshake timed out",
-            ));
-        }
+        stream::check_deadline(deadline, "TLS handshake")?;
         match acceptor.read_tls(sock) {
             Ok(0) => {
                 return Err(io::Error::new(

@@ -122,9 +122,7 @@ impl Stream {
         tcp: Arc<TcpStream>,
         deadline: Instant,
     ) -> io::Result<Stream> {
-        let mut sock = TcpSock::direct(tcp);
-        let conn = super::accept(choice, token, &mut sock, deadline)?;
-        Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
+        Stream::accept(choice, token, TcpSock::direct(tcp), deadline)
     }
 
     /// TLS on a data connection, tuned for bulk transfers (see the module doc); as above.
@@ -134,7 +132,15 @@ impl Stream {
         tcp: TcpStream,
         deadline: Instant,
     ) -> io::Result<Stream> {
-        let mut sock = TcpSock::read_ahead(Arc::new(tcp));
+        Stream::accept(choice, token, TcpSock::read_ahead(Arc::new(tcp)), deadline)
+    }
+
+    fn accept(
+        choice: &super::Choice,
+        token: &[u8],
+        mut sock: TcpSock,
+        deadline: Instant,
+    ) -> io::Result<Stream> {
         let conn = super::accept(choice, token, &mut sock, deadline)?;
         Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
@@ -195,14 +201,7 @@ impl Stream {
     pub fn handshake(&mut self, deadline: Instant) -> io::Result<()> {
         let Stream::Tls(t) = self else { return Ok(()) };
         while t.conn.is_handshaking() {
-            // Checked on every pass, not only when a read times out: a client sending a
-            // byte at a time would never let it.
-            if Instant::now() >= deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "TLS handshake timed out",
-                ));
-            }
+            check_deadline(deadline, "TLS handshake")?;
             match t.conn.complete_io(&mut t.sock) {
                 Ok(_) => {}
                 Err(e) if is_retry(&e) => {}
@@ -220,19 +219,24 @@ impl Stream {
         while t.conn.wants_write() {
             match t.conn.write_tls(&mut t.sock) {
                 Ok(_) => {}
-                Err(e) if is_retry(&e) => {
-                    if Instant::now() >= deadline {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "TLS close timed out",
-                        ));
-                    }
-                }
+                Err(e) if is_retry(&e) => check_deadline(deadline, "TLS close")?,
                 Err(e) => return Err(e),
             }
         }
         Ok(())
     }
+}
+
+/// "`what` timed out" once `deadline` has passed. Loops check it on every pass, not only
+/// when a read times out: a peer sending a byte at a time never lets a read time out.
+pub(crate) fn check_deadline(deadline: Instant, what: &str) -> io::Result<()> {
+    if Instant::now() >= deadline {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("{what} timed out"),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn is_retry(e: &io::Error) -> bool {

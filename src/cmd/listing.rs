@@ -77,7 +77,8 @@ impl Session {
                     return Ok(Listed::One(Entry { name, meta }));
                 }
             }
-            v.open_listing(&target.dir).map(Listed::Dir)
+            v.open_listing(&target.dir, style == Style::Long)
+                .map(Listed::Dir)
         });
         let Some(listed) = self.fs_take(r, &target.dir)? else {
             return Ok(());
@@ -204,7 +205,7 @@ impl Session {
             if meta.kind != Kind::Dir {
                 return Err(FsError::NotADirectory);
             }
-            let names = v.open_listing(&dir)?;
+            let names = v.open_listing(&dir, true)?;
             let perms = v.permissions();
             // The parent's permissions are the same for every entry: looked up once; and
             // so are the subdirectories' own, unless a permission key lies below `dir`

@@ -594,12 +594,14 @@ impl Vfs {
     /// Directory entries, symlinks followed where they stay inside the home; virtual
     /// folders below `dir` appear as directories, names hidden by file patterns do not.
     pub fn list(&self, dir: &str) -> FsResult<Vec<Entry>> {
-        Ok(self.open_listing(dir)?.into_entries())
+        Ok(self.open_listing(dir, true)?.into_entries())
     }
 
     /// The names in directory `dir`, as [`Vfs::list`] has them, read in one readdir pass and
     /// not yet statted: a listing filters and sorts them, then stats them as it sends.
-    pub fn open_listing(&self, dir: &str) -> FsResult<Names> {
+    /// With `stat` (the listing will stat them), a big directory's first entries are
+    /// statted while it is read.
+    pub fn open_listing(&self, dir: &str, stat: bool) -> FsResult<Names> {
         self.visible(dir)?;
         self.check(dir, Perm::List, "list")?;
         let rel = self.rel(dir);
@@ -613,11 +615,15 @@ impl Vfs {
             .iter()
             .filter(|m| path::parent(&m.vpath) == dir)
             .collect();
-        let mut names = Names::read(d, |name| {
-            !mounted.iter().any(|m| path::base_name(&m.vpath) == name)
-                && (self.patterns.is_empty()
-                    || self.patterns.verdict(&path::join(dir, name)) != Verdict::Hidden)
-        })?;
+        let mut names = Names::read(
+            d,
+            |name| {
+                !mounted.iter().any(|m| path::base_name(&m.vpath) == name)
+                    && (self.patterns.is_empty()
+                        || self.patterns.verdict(&path::join(dir, name)) != Verdict::Hidden)
+            },
+            stat,
+        )?;
         for m in mounted {
             if let Ok(md) = m.dir.dir_metadata() {
                 names.push_known(path::base_name(&m.vpath), Meta::from_cap(&md))?;

@@ -1,5 +1,6 @@
 //! A directory's entries for a listing: read in one readdir pass, kept by name, statted
-//! one by one as the listing is sent ([`Names::meta`]).
+//! one by one as the listing is sent ([`Names::meta`]), some of them while it is read
+//! ([`super::stat_ahead::while_reading`]).
 //!
 //! The names live back to back in one buffer, each ended by a NUL so it goes to fstatat as
 //! it is; an entry is three integers. A listing of any size makes a handful of
@@ -7,6 +8,7 @@
 //! one reusable buffer ([`rustix::fs::RawDir`]); elsewhere through rustix's `Dir`, which
 //! allocates each name before it is copied here.
 
+use super::stat_ahead::Early;
 use super::{Kind, Meta};
 use cap_std::fs::Dir;
 use std::borrow::Cow;
@@ -24,18 +26,26 @@ pub struct Names {
     items: Vec<Item>,
     /// Virtual folders mounted here, statted when they were found.
     known: Vec<Meta>,
+    /// What was statted while the directory was read, by reading order (`Item::seq`)
+    /// ([`super::stat_ahead::while_reading`]).
+    early: Early,
 }
 
 /// One entry: its name is `text[start..start + len]` (the NUL follows); `known` indexes
-/// [`Names::known`] for a virtual folder, u32::MAX for an entry on disk.
+/// [`Names::known`] for a virtual folder, u32::MAX for an entry on disk; `seq` is its
+/// number in reading order.
 #[derive(Clone, Copy)]
 struct Item {
     start: u32,
     len: u32,
     known: u32,
+    seq: u32,
 }
 
 const ON_DISK: u32 = u32::MAX;
+/// A directory at least this size (st_size) is big enough to stat while it is read from
+/// the start (see [`super::stat_ahead::while_reading`]).
+const BIG_DIR_BYTES: i64 = 64 << 10;
 
 impl Item {
     /// This entry's name in `text` (empty if `text` is not the buffer it came from).
@@ -53,20 +63,42 @@ impl Item {
 
 impl Names {
     /// Reads directory `dir` (reopened here for reading, so with an offset of its own),
-    /// keeping the names `keep` accepts; "." and ".." are never kept.
-    pub fn read(dir: Dir, mut keep: impl FnMut(&str) -> bool) -> io::Result<Names> {
+    /// keeping the names `keep` accepts; "." and ".." are never kept. With `stat`, a big
+    /// directory's entries are statted by a helper thread as they are read.
+    pub fn read(dir: Dir, mut keep: impl FnMut(&str) -> bool, stat: bool) -> io::Result<Names> {
         let (mut text, mut items) = (Vec::new(), Vec::new());
-        read_raw(&dir, |raw| {
-            if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
-                return Ok(());
-            }
-            push_name(&mut text, &mut items, raw, ON_DISK)
-        })?;
+        let mut early = Early::default();
+        if stat {
+            let stat_one = |name: &[u8]| stat_name(&dir, &dir, name);
+            // A directory's size on most file systems grows with its entries (ext4: 4 KiB
+            // blocks of about 150 short names); on the others this stays false.
+            let big = rustix::fs::fstat(&dir).is_ok_and(|st| st.st_size >= BIG_DIR_BYTES);
+            ((), early) = super::stat_ahead::while_reading(big, &stat_one, |seen| {
+                read_raw(&dir, |raw| {
+                    if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
+                        return Ok(());
+                    }
+                    push_name(&mut text, &mut items, raw, ON_DISK)?;
+                    if let Some(item) = items.last() {
+                        seen(item.seq, text.get(item.start as usize..).unwrap_or(&[]));
+                    }
+                    Ok(())
+                })
+            })?;
+        } else {
+            read_raw(&dir, |raw| {
+                if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
+                    return Ok(());
+                }
+                push_name(&mut text, &mut items, raw, ON_DISK)
+            })?;
+        }
         Ok(Names {
             dir,
             text,
             items,
             known: Vec::new(),
+            early,
         })
     }
 
@@ -130,18 +162,27 @@ impl Names {
         if item.known != ON_DISK {
             return self.known.get(item.known as usize).cloned();
         }
-        let name = CStr::from_bytes_with_nul(item.name_with_nul(&self.text)?).ok()?;
-        // The name is one component read from this very directory, and the stat does not
-        // follow a symlink: it cannot leave the directory. Following is cap-std's, below.
-        let st = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
-        let meta = meta_of(&st);
-        if meta.kind == Kind::Link {
-            if let Ok(m) = self.dir.metadata(OsStr::from_bytes(item.name(&self.text))) {
-                return Some(Meta::from_cap(&m));
-            }
+        if let Some(early) = self.early.get(item.seq) {
+            return early.clone();
         }
-        Some(meta)
+        stat_name(dir, &self.dir, item.name_with_nul(&self.text)?)
     }
+}
+
+/// The metadata of the entry named `name` (with its NUL) in directory `dir`, statted
+/// through `fd`, a handle on `dir`; symlinks followed where they stay inside.
+fn stat_name(fd: &impl rustix::fd::AsFd, dir: &Dir, name: &[u8]) -> Option<Meta> {
+    let name = CStr::from_bytes_with_nul(name).ok()?;
+    // The name is one component read from this very directory, and the stat does not
+    // follow a symlink: it cannot leave the directory. Following is cap-std's, below.
+    let st = rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    let meta = meta_of(&st);
+    if meta.kind == Kind::Link {
+        if let Ok(m) = dir.metadata(OsStr::from_bytes(name.to_bytes())) {
+            return Some(Meta::from_cap(&m));
+        }
+    }
+    Some(meta)
 }
 
 impl Names {
@@ -162,9 +203,15 @@ impl Names {
 fn push_name(text: &mut Vec<u8>, items: &mut Vec<Item>, raw: &[u8], known: u32) -> io::Result<()> {
     let start = u32::try_from(text.len()).map_err(|_| too_big())?;
     let len = u32::try_from(raw.len()).map_err(|_| too_big())?;
+    let seq = u32::try_from(items.len()).map_err(|_| too_big())?;
     text.extend_from_slice(raw);
     text.push(0);
-    items.push(Item { start, len, known });
+    items.push(Item {
+        start,
+        len,
+        known,
+        seq,
+    });
     Ok(())
 }
 

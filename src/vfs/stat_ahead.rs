@@ -1,19 +1,27 @@
-//! Stat-ahead for big listings: a helper thread stats entries from the end of a
-//! directory's list while the session's thread stats, formats and sends from the start.
+//! Stat-ahead for big listings, in two parts:
+//!
+//! 1. While the directory is read ([`while_reading`]): from the start if the directory
+//!    looks big, else once it has shown [`START_READING`] names, a helper thread stats the
+//!    names read, a chunk at a time, as the session's thread goes on reading. It stops
+//!    when the reading ends.
+//! 2. While the listing is sent ([`StatAhead`]): a helper thread stats entries from the
+//!    end of the listing while the session's thread stats, formats and sends from the
+//!    start. Entries the first helper statted cost nothing here.
 //!
 //! Why: LIST and MLSD need one stat per entry, and those stat calls are most of a big
 //! listing's time (10,000 entries: 5.3 ms of readdir and fstatat alone on the project's
-//! machine), while the client only reads. Only listings of at least [`MIN_ENTRIES`] get a
-//! helper, at most one per session and for the length of one listing (a scoped thread,
-//! joined before the listing's reply), so the thread-per-connection model is unchanged.
+//! machine, 1.7 ms of it readdir), while the client only reads. Each helper is a scoped
+//! thread of one session, for part of one listing, joined before the listing's reply, so
+//! the thread-per-connection model is unchanged.
 //!
-//! The two threads take chunks of [`CHUNK`] entries, the session's from the front and the
-//! helper's from the back, until they meet: the session's thread also formats and sends
-//! every line, so a fixed split would leave the helper idle at the end. If the helper
-//! cannot be started or fails, the session stats those entries itself.
+//! In part 2 the two threads take chunks of [`CHUNK`] entries, the session's from the
+//! front and the helper's from the back, until they meet: the session's thread also
+//! formats and sends every line, so a fixed split would leave the helper idle at the end.
+//! If a helper cannot be started or fails, the session stats those entries itself.
 
 use super::{Meta, Names};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{Scope, ScopedJoinHandle};
 
 /// Listings smaller than this are statted by the session's thread alone: a thread start
@@ -21,8 +29,94 @@ use std::thread::{Scope, ScopedJoinHandle};
 pub const MIN_ENTRIES: usize = 4096;
 /// Entries a thread claims at a time (about 25 µs of stat calls).
 const CHUNK: u64 = 64;
-/// The helper's stack: it runs `Names::meta_through` only.
+/// The helper's stack: it runs `Names::meta_through` (or `names::stat_name`) only.
 const STACK: usize = 128 << 10;
+/// Names read before the reading helper starts, unless the directory looks big from the
+/// start: a directory of about one getdents buffer or less is read in one call, with
+/// nothing to overlap.
+pub const START_READING: u32 = 1024;
+
+/// What the reading helper statted: consecutive chunks of [`CHUNK`] entries in reading
+/// order, the first chunk's first entry being number `from`. Kept as the helper made
+/// them: a table of every entry would be fresh memory (page faults) on every listing.
+#[derive(Default)]
+pub struct Early {
+    from: u32,
+    chunks: Vec<Vec<Option<Meta>>>,
+}
+
+impl Early {
+    /// Entry `seq` (in reading order): None if not statted, Some(None) if it was gone.
+    pub fn get(&self, seq: u32) -> Option<&Option<Meta>> {
+        let k = u64::from(seq.checked_sub(self.from)?);
+        let chunk = self.chunks.get(usize::try_from(k / CHUNK).ok()?)?;
+        chunk.get(usize::try_from(k % CHUNK).ok()?)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+}
+
+/// Runs `read`, which calls its argument with each name kept (its number in reading
+/// order, and the name with its NUL), while a helper thread stats the names given so far
+/// through `stat`. The helper starts before the reading if `big` (a thread takes a while
+/// to get going on an idle core), else once [`START_READING`] names have been read.
+/// Returns what `read` returns and what the helper statted; names the helper had not
+/// reached when the reading ended are left for the listing to stat.
+pub fn while_reading<T>(
+    big: bool,
+    stat: &(dyn Fn(&[u8]) -> Option<Meta> + Sync),
+    read: impl FnOnce(&mut dyn FnMut(u32, &[u8])) -> io::Result<T>,
+) -> io::Result<(T, Early)> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // Chunks of CHUNK names, each with its NUL, in reading order from `from`.
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+        let spawn = || {
+            let (rx, stop) = (rx.clone(), &stop);
+            std::thread::Builder::new()
+                .name("stat-ahead".into())
+                .stack_size(STACK)
+                .spawn_scoped(scope, move || {
+                    let mut chunks = Vec::new();
+                    for names in rx {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        chunks.push(names.split_inclusive(|&b| b == 0).map(stat).collect());
+                    }
+                    chunks
+                })
+                .ok()
+        };
+        let from = if big { 0 } else { START_READING };
+        let mut helper = if big { spawn() } else { None };
+        // False once there is no helper to feed (it could not be started).
+        let mut feeding = !big || helper.is_some();
+        let (mut batch, mut count) = (Vec::new(), 0u64);
+        let got = read(&mut |seq, name| {
+            if seq < from || !feeding {
+                return;
+            }
+            if helper.is_none() {
+                helper = spawn();
+                feeding = helper.is_some();
+            }
+            batch.extend_from_slice(name);
+            count += 1;
+            if count == CHUNK {
+                let _ = tx.send(std::mem::take(&mut batch));
+                count = 0;
+            }
+        });
+        // The helper stops after the chunk it is on; the rest is the listing's.
+        stop.store(true, Ordering::Relaxed);
+        drop(tx);
+        let chunks = helper.and_then(|h| h.join().ok()).unwrap_or_default();
+        got.map(|got| (got, Early { from, chunks }))
+    })
+}
 
 /// The entries not claimed yet, `front..back`, packed in one atomic (front in the low half).
 struct Unclaimed(AtomicU64);
@@ -190,6 +284,73 @@ mod tests {
             }
             assert!(seen.iter().all(|&n| n == 1), "len {len}");
         }
+    }
+
+    /// A Meta whose size is the number in `name` ("12" is 12), for telling entries apart.
+    fn fake_stat(name: &[u8]) -> Option<Meta> {
+        let text = std::str::from_utf8(name.strip_suffix(b"\0")?).ok()?;
+        Some(Meta {
+            kind: super::super::Kind::File,
+            size: text.parse().ok()?,
+            mtime: std::time::SystemTime::UNIX_EPOCH,
+            mode: 0o100644,
+            dev: 0,
+            ino: 0,
+        })
+    }
+
+    #[test]
+    fn names_statted_while_reading_are_found_by_their_number() {
+        for (big, len) in [(true, 3000u32), (false, 3000), (false, 1000), (true, 10)] {
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let stat = |name: &[u8]| {
+                done.fetch_add(1, Ordering::Relaxed);
+                fake_stat(name)
+            };
+            let (n, early) = while_reading(big, &stat, |seen| {
+                for i in 0..len {
+                    seen(i, format!("{i}\0").as_bytes());
+                }
+                // Give the helper time to stat what it was sent, so that the test sees
+                // some of it (bounded: a helper that never runs fails below).
+                let sent = (len - if big { 0 } else { START_READING.min(len) }) as usize
+                    / CHUNK as usize
+                    * CHUNK as usize;
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while done.load(Ordering::Relaxed) < sent && std::time::Instant::now() < until {
+                    std::thread::yield_now();
+                }
+                Ok(len)
+            })
+            .unwrap();
+            assert_eq!(n, len);
+            let statted: Vec<u32> = (0..len + 100).filter(|&i| early.get(i).is_some()).collect();
+            for &i in &statted {
+                let meta = early.get(i).unwrap().as_ref().unwrap();
+                assert_eq!(meta.size, u64::from(i), "entry {i}");
+            }
+            let first = if big { 0 } else { START_READING };
+            // Whole chunks from `first`; a last part chunk is the listing's.
+            let want = if len > first {
+                (len - first) / CHUNK as u32 * CHUNK as u32
+            } else {
+                0
+            };
+            assert_eq!(statted.len() as u32, want, "big {big}, len {len}");
+            assert_eq!(statted.first().copied(), (want > 0).then_some(first));
+            assert!(early.get(first + want).is_none());
+        }
+    }
+
+    #[test]
+    fn a_failed_read_still_stops_the_helper() {
+        let got = while_reading(true, &fake_stat, |seen| {
+            for i in 0..500 {
+                seen(i, format!("{i}\0").as_bytes());
+            }
+            Err::<(), _>(io::Error::other("gone"))
+        });
+        assert!(got.is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-"""What bench/bulk_py.py and bench/small_mp.py share: the shared harness's module
+"""What bench/bulk_py.py, bench/small_mp.py and bench/stor_rounds.py share: the shared harness's module
 (../shared/bench/ftpbench.py: clients, CPU meter, stats), their common options, the
 logged-in client and the JSON line they append. Standard library only."""
 import argparse
@@ -14,18 +14,20 @@ sys.dont_write_bytecode = True  # the shared folder is not ours to write in
 import ftpbench  # noqa: E402,F401  (re-exported for the scripts)
 
 
-def options(doc):
-    """An argument parser with the options both scripts take."""
+def options(doc, one_server=True):
+    """An argument parser with the options the scripts take (one_server: --port, --pid,
+    --label and --repeat, for a script that measures one server)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
+    if one_server:
+        ap.add_argument("--port", type=int, required=True)
+        ap.add_argument("--pid", type=int, required=True, help="the server's PID (CPU figures)")
+        ap.add_argument("--label", required=True)
+        ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--user", default="ftpbench")
     ap.add_argument("--password", default="ftpbench")
-    ap.add_argument("--pid", type=int, required=True, help="the server's PID (CPU figures)")
-    ap.add_argument("--label", required=True)
     ap.add_argument("--tls", choices=["none", "explicit"], default="none")
     ap.add_argument("--cafile")
-    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--remote-dir", default="/ftpbench")
     ap.add_argument("--out", required=True, help="JSON lines are appended here")
     return ap

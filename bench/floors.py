@@ -16,6 +16,9 @@ all, so a server's RETR and STOR figures can be read against what this machine a
   Python ssl (OpenSSL) HTTPS responder reading the file 1 MiB at a time. curl reads TLS
   the same way for https:// as for ftp:// with --ssl-reqd, so this is the most curl
   takes in from a 1 GiB file over TLS on this machine, whatever the server.
+- stor-tls: the other way: curl uploads the file (an HTTPS PUT, -T) to a bare Python ssl
+  receiver reading 1 MiB at a time and keeping nothing: the most curl sends over TLS here,
+  whatever the server (which must also write the bytes to a file).
 - list: one readdir pass and one fstatat per entry over 10,000 subdirectories (as the
   harness's list-big makes them) in $TMPDIR, by bench/listfloor.c (built here with cc),
   best of 10 passes: what LIST and MLSD cannot go below, before any formatting or sending.
@@ -142,8 +145,9 @@ def stor_once(path, where):
         os.unlink(target)
 
 
-def tls_once(path, cert, key):
-    """curl's rate downloading `path` over TLS from a bare Python ssl sender."""
+def tls_once(path, cert, key, upload=False):
+    """curl's rate downloading `path` over TLS from a bare Python ssl sender, or uploading
+    it (upload) to a bare receiver that keeps nothing."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     size = os.path.getsize(path)
@@ -159,9 +163,21 @@ def tls_once(path, cert, key):
                 if not got:
                     return
                 req += got
-            t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size)
             buf = bytearray(1 << 20)
             mv = memoryview(buf)
+            if upload:
+                head, body = req.split(b"\r\n\r\n", 1)
+                if b"100-continue" in head.lower():
+                    t.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                n = len(body)
+                while n < size:
+                    k = t.recv_into(buf)
+                    if not k:
+                        break
+                    n += k
+                t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return
+            t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size)
             with open(path, "rb", buffering=0) as f:
                 while True:
                     n = f.readinto(buf)
@@ -175,17 +191,18 @@ def tls_once(path, cert, key):
     ls.settimeout(MAX_SECONDS)
     th = threading.Thread(target=serve, args=(ls,))
     th.start()
+    how = ["-T", path, "-o", os.devnull, "-w", "%{size_upload} %{speed_upload}"] if upload else \
+        ["-o", os.devnull, "-w", "%{size_download} %{speed_download}"]
     try:
-        out = subprocess.run(["curl", "-sS", "--cacert", cert, "--max-time", str(MAX_SECONDS), "-o", os.devnull,
-                              "-w", "%{size_download} %{speed_download}",
-                              "https://127.0.0.1:%d/" % ls.getsockname()[1]],
+        out = subprocess.run(["curl", "-sS", "--cacert", cert, "--max-time", str(MAX_SECONDS)] + how +
+                             ["https://127.0.0.1:%d/" % ls.getsockname()[1]],
                              capture_output=True, text=True, timeout=MAX_SECONDS + 5)
     finally:
         th.join(MAX_SECONDS)
         ls.close()
     got, speed = out.stdout.split()
     if int(got) != size:
-        raise RuntimeError("curl got %s bytes of %d: %s" % (got, size, out.stderr.strip()[:200]))
+        raise RuntimeError("curl moved %s bytes of %d: %s" % (got, size, out.stderr.strip()[:200]))
     return float(speed) / 1e6
 
 
@@ -225,24 +242,26 @@ def main():
             pass
     retr = [retr_once(a.file) for _ in range(a.repeat)]
     stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
-    tls = []
+    tls, tls_up = [], []
     for _ in range(a.repeat):
-        with open(a.file, "rb") as f:  # back into the page cache if it was evicted
-            while f.read(8 << 20):
-                pass
-        tls.append(tls_once(a.file, a.cert, a.key))
+        for upload, out in ((False, tls), (True, tls_up)):
+            with open(a.file, "rb") as f:  # back into the page cache if it was evicted
+                while f.read(8 << 20):
+                    pass
+            out.append(tls_once(a.file, a.cert, a.key, upload))
     list_ms = list_floor(a.entries, tmp)
     rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "bytes": os.path.getsize(a.file),
            "retr_sendfile_MB_per_s": stats(retr), "stor_bare_MB_per_s": stats(stor),
-           "retr_tls_curl_MB_per_s": stats(tls),
+           "retr_tls_curl_MB_per_s": stats(tls), "stor_tls_curl_MB_per_s": stats(tls_up),
            "list_stat_s": list_ms / 1000, "list_entries": a.entries}
     with open(a.out, "a") as f:
         f.write(json.dumps(rec) + "\n")
-    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s; "
-          "readdir+stat of %d entries %.1f ms" % (
+    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s, "
+          "uploading %s MB/s; readdir+stat of %d entries %.1f ms" % (
               " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor),
-              " ".join("%.0f" % v for v in tls), a.entries, list_ms), file=sys.stderr)
+              " ".join("%.0f" % v for v in tls), " ".join("%.0f" % v for v in tls_up),
+              a.entries, list_ms), file=sys.stderr)
 
 
 if __name__ == "__main__":

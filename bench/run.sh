@@ -9,6 +9,7 @@
 #   - idle-conns BENCH_REPEAT times, each on a freshly started server (memory grown by
 #     earlier load would otherwise be reused and show as ~0 KiB per connection);
 #   - ferroftpd only: sessions-10k, 10,000 logged-in sessions held on one fresh server.
+# Then, with stor-big, every server at once for STOR rounds (bench/stor_rounds.py: why).
 # Every server is stopped by its PID (the peer scripts' stop), however the run ends.
 #
 # Environment (all optional):
@@ -18,6 +19,7 @@
 #   BENCH_LIMITS=1 (0: skip limit.sh and bench/floors.py, the machine's limits)
 #   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
 #   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py)
+#   BENCH_ROUNDS=5 (STOR rounds with the servers interleaved, bench/stor_rounds.py; 0: skip)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
 #   SHARED=../shared   STAMP=YYYYmmdd-HHMM
@@ -50,9 +52,12 @@ script_of() {
     if [ "$1" = ferroftpd ]; then echo "$REPO/bench/peers/ferroftpd.sh"; else echo "$BENCH/peers/$1.sh"; fi
 }
 running=""
+all_up=""   # the servers started together for the STOR rounds
 cleanup() {
     [ -n "$running" ] && "$(script_of "$running")" stop >&2 2>/dev/null
     running=""
+    for p in $all_up; do "$(script_of "$p")" stop >&2 2>/dev/null; done
+    all_up=""
 }
 trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
@@ -143,6 +148,23 @@ for p in $SERVERS; do
         fi
     done
 done
+if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
+    echo "=== STOR rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+    specs=""
+    for p in $SERVERS; do
+        [ -x "$(script_of "$p")" ] || continue
+        line="$("$(script_of "$p")" start 2>>"$LOG")" || { skipped+=("$p rounds (start failed)"); continue; }
+        all_up="$all_up $p"
+        echo "$line" >&2
+        specs="$specs,$p:$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line"):$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
+    done
+    for tls in $TLS_MODES; do
+        timeout 1800 "$PY" "$REPO/bench/stor_rounds.py" --servers "${specs#,}" --tls "$tls" \
+            --cafile "$BENCH/peers/tmp/cert.pem" --rounds "${BENCH_ROUNDS:-5}" --out "$OUT" 2>>"$LOG"
+    done
+    for p in $all_up; do "$(script_of "$p")" stop >&2; done
+    all_up=""
+fi
 [ ${#skipped[@]} -eq 0 ] || echo "skipped: ${skipped[*]}" | tee -a "$LOG" >&2
 REPORT="$RESULTS/report-$STAMP.md"
 args=("$OUT")

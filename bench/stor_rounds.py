@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""STOR of 1 GiB with curl, the servers interleaved round by round: every server runs at
+once (each on its own port), and each round uploads once to each of them, starting with
+a different server every round. `make bench` runs it after the per-server scenarios
+(bench/run.sh), in both TLS modes.
+
+Why: on this machine the time of one upload depends on the state of the guest's memory
+more than on the server (perf: 86% of a slow upload's server CPU is the kernel's first
+copy into page-cache pages that the host has to fault in again, after free page
+reporting handed them back). That state drifts over minutes, so the harness's figures,
+taken server after server, compare moments as much as servers: the same server's three
+uploads spread 445-1565 MB/s in one run. Interleaving puts every server through the same
+moments. One untimed upload goes first. The figures go beside the harness's (scenario
+`stor-big-rounds`), never instead of them.
+
+The client is the harness's own curl command; its source file is copied into /dev/shm
+when there is room (the harness's copy on disk is paged out between runs, which would time
+the disk as well), else the harness's file is used.
+
+usage: stor_rounds.py --servers LABEL:PORT:PID[,...] --tls none|explicit --cafile CERT
+                      --rounds N --out FILE [--remote-dir /ftpbench]
+Standard library only, plus the shared harness's ftpbench.py (curl command, CPU meter).
+"""
+import argparse
+import os
+import shutil
+import time
+
+from benchclient import connect, ftpbench, options, record
+
+# Every upload is bounded: curl's --max-time.
+MAX_SECONDS = 120
+
+
+def source(args):
+    """The file curl uploads: the harness's fixture, copied to tmpfs if it fits."""
+    big = ftpbench.local_big_file(args)
+    shm = "/dev/shm/ferroftpd-bench-%dMiB.bin" % args.big_mib
+    try:
+        if os.path.getsize(shm) == os.path.getsize(big):
+            return shm, shm
+    except OSError:
+        pass
+    try:
+        if shutil.disk_usage("/dev/shm").free > 2 * os.path.getsize(big):
+            shutil.copyfile(big, shm)
+            return shm, shm
+    except OSError:
+        pass
+    return big, None
+
+
+def upload(a, port, pid, src, path):
+    """One timed curl upload; the figures, or raises."""
+    a.port = port
+    cmd = ftpbench.curl_base(a, MAX_SECONDS) + ["-T", src, ftpbench.curl_url(a, path)]
+    with ftpbench.CpuMeter(pid) as m:
+        r = ftpbench.run_curl(cmd, MAX_SECONDS)
+    size = os.path.getsize(src)
+    if r["size_upload"] != size:
+        raise RuntimeError("uploaded %d bytes, expected %d" % (r["size_upload"], size))
+    # Checked and deleted outside the timed part, as the harness does.
+    ftp = connect(a)
+    try:
+        got = ftpbench.remote_size(ftp, path)
+        if got != size:
+            raise RuntimeError("server stored %s bytes, expected %d" % (got, size))
+        ftp.delete(path)
+    finally:
+        ftpbench.close_quietly(ftp)
+    return r["speed_upload"] / 1e6, dict(m.as_dict(), time_total=r["time_total"])
+
+
+def main():
+    ap = options(__doc__, one_server=False)
+    ap.add_argument("--servers", required=True, help="LABEL:PORT:PID, comma separated")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--big-mib", type=int, default=1024)
+    a = ap.parse_args()
+    # What the harness's curl helpers read from its own options.
+    a.curl, a.insecure, a.timeout, a.local_big_file = "curl", False, 30, None
+    servers = []
+    for spec in a.servers.split(","):
+        label, port, pid = spec.split(":")
+        servers.append((label, int(port), int(pid)))
+        # A freshly started server has an empty home: the upload's folder first.
+        a.port = int(port)
+        try:
+            ftp = connect(a)
+        except Exception as e:  # noqa: BLE001 - the upload will say what is wrong
+            print("%s: %r" % (label, e))
+            continue
+        try:
+            ftp.mkd(a.remote_dir)
+        except ftpbench.ftplib.all_errors:
+            pass  # there already
+        ftpbench.close_quietly(ftp)
+    src, made = source(a)
+    size = os.path.getsize(src)
+    path = a.remote_dir.rstrip("/") + "/rounds-up.bin"
+    got = {label: ([], [], None) for label, _, _ in servers}
+    try:
+        # One upload first, not timed: the first after the copy above would pay for the
+        # memory the copy took (whichever server came first).
+        try:
+            upload(a, servers[0][1], servers[0][2], src, path)
+        except Exception:  # noqa: BLE001 - that server's timed uploads will say
+            pass
+        for rnd in range(a.rounds):
+            k = rnd % len(servers)
+            for pos, (label, port, pid) in enumerate(servers[k:] + servers[:k]):
+                rates, runs, error = got[label]
+                if error:
+                    continue
+                try:
+                    rate, run = upload(a, port, pid, src, path)
+                except Exception as e:  # noqa: BLE001 - a failed server is recorded, not fatal
+                    got[label] = (rates, runs, repr(e)[:300])
+                    continue
+                rates.append(rate)
+                runs.append(dict(run, round=rnd + 1, position=pos + 1,
+                                 at=time.strftime("%H:%M:%S", time.gmtime())))
+    finally:
+        if made:
+            os.unlink(made)
+    for label, _, _ in servers:
+        rates, runs, error = got[label]
+        a.label = label
+        record(a, "stor-big-rounds", "MB_per_s", rates, runs, error, bytes=size,
+               client="curl -T, servers interleaved round by round from %s" %
+               ("tmpfs" if made else "the harness's file"))
+
+
+if __name__ == "__main__":
+    main()

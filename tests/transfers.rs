@@ -575,11 +575,20 @@ fn big_listings_arrive_whole_and_in_order() {
     sorted.sort_unstable();
     assert_eq!(names, sorted);
     assert_eq!(lines.iter().filter(|l| l.starts_with('d')).count(), 1000);
-    assert!(lines
-        .iter()
-        .any(|l| l.ends_with(" f01499.txt") && l.contains(" 4 ")));
+    // Every file's own size (its number's digits), whichever thread statted it.
+    for l in lines.iter().filter(|l| l.starts_with('-')) {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        let i: u64 = fields[fields.len() - 1][1..6].parse().unwrap();
+        assert_eq!(fields[4], i.to_string().len().to_string(), "{l}");
+    }
     let mlsd = c.list("MLSD big");
     assert_eq!(mlsd.lines().count(), 2500);
+    for l in mlsd.lines().filter(|l| l.starts_with("type=file;")) {
+        let name = l.rsplit(' ').next().unwrap();
+        let i: u64 = name[1..6].parse().unwrap();
+        let want = format!("size={};", i.to_string().len());
+        assert!(l.contains(&want), "{l}");
+    }
     assert_eq!(
         mlsd.lines().filter(|l| l.starts_with("type=dir;")).count(),
         1000
@@ -703,4 +712,59 @@ fn a_name_that_is_not_utf8_is_listed_with_its_own_size() {
     assert!(mlsd
         .lines()
         .any(|l| l.ends_with(" plain.txt") && l.contains("size=3;")));
+    // The same through real clients: curl's LIST as bytes, ftplib's MLSD as text.
+    let list = s.curl_ok(&[&s.url("")]);
+    let list = String::from_utf8(list).expect("the listing is UTF-8");
+    assert!(
+        list.lines()
+            .any(|l| l.ends_with(" caf\u{fffd}.txt") && l.split_whitespace().nth(4) == Some("5")),
+        "{list}"
+    );
+    let out = s.python_ok(
+        "ftp = login()\n\
+         for name, facts in ftp.mlsd(''):\n\
+         \x20   print(ascii(name), facts['size'])\n\
+         ftp.quit()",
+    );
+    assert!(out.lines().any(|l| l == "'caf\\ufffd.txt' 5"), "{out}");
+    assert!(out.lines().any(|l| l == "'plain.txt' 3"), "{out}");
+}
+
+#[test]
+fn lines_sent_during_a_transfer_are_answered_after_it_in_order() {
+    // While a 64 MiB download runs: an overlong line, a CWD whose argument is not UTF-8
+    // (Latin-1 é) and a NOOP. The client reads no data for 0.5 s, so the server, blocked,
+    // reads them at its checks of the control connection (every 0.1 s). The data arrives
+    // whole; then 226, and the three answered in the order sent, as between transfers;
+    // then the session goes on.
+    let s = server_with_big(ServerOpts::new().dir("caf\u{e9}"));
+    let out = s.python_ok(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE I')\n\
+         conn = ftp.transfercmd('RETR big.bin')\n\
+         ftp.sock.sendall(b'X' * 5000 + b'\\r\\nCWD caf\\xe9\\r\\nNOOP\\r\\n')\n\
+         time.sleep(0.5)\n\
+         n = 0\n\
+         while True:\n\
+         \x20   b = conn.recv(1 << 16)\n\
+         \x20   if not b:\n\
+         \x20       break\n\
+         \x20   n += len(b)\n\
+         conn.close()\n\
+         print(n)\n\
+         ftp.sock.settimeout(5)\n\
+         for _ in range(4):\n\
+         \x20   print(ftp.getline())\n\
+         print(ftp.sendcmd('PWD'))\n\
+         ftp.quit()",
+    );
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got.len(), 6, "{out}");
+    assert_eq!(got[0], BIG.to_string(), "{out}");
+    assert!(got[1].starts_with("226 "), "{out}");
+    assert_eq!(got[2], "500 Line too long", "{out}");
+    assert_eq!(got[3], "501 Command is not valid UTF-8", "{out}");
+    assert!(got[4].starts_with("200 "), "{out}");
+    // The CWD was refused, not read as some other name.
+    assert!(got[5].starts_with("257 \"/\""), "{out}");
 }

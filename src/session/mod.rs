@@ -42,6 +42,15 @@ pub const MAX_LOGIN_FAILURES: u32 = 3;
 /// Lines queued while a transfer runs; more than this and the client is not talking FTP.
 const MAX_PENDING: usize = 16;
 
+/// A line that came during a transfer ([`Session::control_check`]).
+enum Kept {
+    Line(String),
+    /// Overlong: answered 500 later, but scored by the defender when it came.
+    TooLong,
+    /// Not UTF-8: answered 501 later.
+    NotUtf8,
+}
+
 pub enum Auth {
     None,
     UserGiven(String),
@@ -83,7 +92,9 @@ pub struct Session {
     pub epsv_all: bool,
     pub failed_logins: u32,
     pub started: Instant,
-    pending: VecDeque<String>,
+    /// Lines that came during a transfer, answered after it in order, as they would be
+    /// between transfers.
+    pending: VecDeque<Kept>,
     pub quit_requested: bool,
     pub control_lost: bool,
     pub running: Option<Running>,
@@ -289,7 +300,8 @@ impl Session {
             return;
         }
         loop {
-            let line = match self.next_line() {
+            let (got, scored) = self.next_line();
+            let line = match got {
                 Ok(line) => line,
                 Err(ReadError::Timeout) => {
                     let _ = self.reply(
@@ -303,7 +315,10 @@ impl Session {
                     if self.reply(ReplyCode::SyntaxError, "Line too long").is_err() {
                         break;
                     }
-                    match self.bad_command() {
+                    if !scored {
+                        self.score_bad_command();
+                    }
+                    match self.close_if_banned() {
                         Ok(Flow::Continue) => continue,
                         _ => break,
                     }
@@ -362,9 +377,14 @@ impl Session {
         log::debug!("session end remote={}", self.peer);
     }
 
-    fn next_line(&mut self) -> Result<String, ReadError> {
-        if let Some(line) = self.pending.pop_front() {
-            return Ok(line);
+    /// The next line: one kept during a transfer, else one read now. True with an
+    /// overlong line scored by the defender already (when it came, during a transfer).
+    fn next_line(&mut self) -> (Result<String, ReadError>, bool) {
+        match self.pending.pop_front() {
+            Some(Kept::Line(line)) => return (Ok(line), false),
+            Some(Kept::TooLong) => return (Err(ReadError::TooLong), true),
+            Some(Kept::NotUtf8) => return (Err(ReadError::NotUtf8), false),
+            None => {}
         }
         let idle = self.server.config.common.idle_timeout;
         let limit = match (&self.auth, idle) {
@@ -372,7 +392,10 @@ impl Session {
             (_, Some(idle)) => Some(idle.min(LOGIN_TIMEOUT)),
             (_, None) => None,
         };
-        self.ctrl.read_line(limit.map(|d| Instant::now() + d))
+        (
+            self.ctrl.read_line(limit.map(|d| Instant::now() + d)),
+            false,
+        )
     }
 
     fn handle_line(&mut self, line: &str) -> io::Result<Flow> {
@@ -455,12 +478,18 @@ impl Session {
         }
         match self.ctrl.read_line(Some(Instant::now() + wait)) {
             Ok(line) => {
-                if self.pending.len() < MAX_PENDING {
-                    self.pending.push_back(line);
-                }
+                self.keep_for_later(Kept::Line(line));
                 true
             }
-            Err(ReadError::Timeout) | Err(ReadError::TooLong) | Err(ReadError::NotUtf8) => true,
+            Err(ReadError::TooLong) => {
+                self.keep_for_later(Kept::TooLong);
+                true
+            }
+            Err(ReadError::NotUtf8) => {
+                self.keep_for_later(Kept::NotUtf8);
+                true
+            }
+            Err(ReadError::Timeout) => true,
             Err(ReadError::Closed) | Err(ReadError::Io(_)) => {
                 self.control_lost = true;
                 false
@@ -468,10 +497,28 @@ impl Session {
         }
     }
 
+    /// Keeps a line that came during a transfer, to answer after it; past [`MAX_PENDING`]
+    /// of them, the client is not waiting for answers and they go. An overlong line is
+    /// scored now, kept or not: a session that ends first (QUIT, a lost connection) would
+    /// never answer it.
+    fn keep_for_later(&mut self, line: Kept) {
+        if matches!(line, Kept::TooLong) {
+            self.score_bad_command();
+        }
+        if self.pending.len() < MAX_PENDING {
+            self.pending.push_back(line);
+        }
+    }
+
     /// An unknown command or an overlong line was answered 500: the defender scores it
     /// (`score_bad_command`), and a ban it starts closes the session with 421.
     fn bad_command(&mut self) -> io::Result<Flow> {
         self.score_bad_command();
+        self.close_if_banned()
+    }
+
+    /// Closes the session with 421 if the client's address is banned now.
+    fn close_if_banned(&mut self) -> io::Result<Flow> {
         if self.server.defender.banned(self.peer.ip()).is_some() {
             self.reply(
                 ReplyCode::ServiceUnavailable,
@@ -520,14 +567,11 @@ impl Session {
                             }
                         }
                         "QUIT" => self.quit_requested = true,
-                        _ if self.pending.len() < MAX_PENDING => self.pending.push_back(line),
-                        _ => {}
+                        _ => self.keep_for_later(Kept::Line(line)),
                     }
                 }
-                // Scored as between commands; a ban closes the session after the
-                // transfer, at its next line.
-                Err(ReadError::TooLong) => self.score_bad_command(),
-                Err(ReadError::NotUtf8) => {}
+                Err(ReadError::TooLong) => self.keep_for_later(Kept::TooLong),
+                Err(ReadError::NotUtf8) => self.keep_for_later(Kept::NotUtf8),
                 Err(ReadError::Timeout) => return Ctl::Go,
                 Err(ReadError::Closed) | Err(ReadError::Io(_)) => {
                     // Nobody is left to receive the data: stop, and fail an upload.

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 /// Longest command line accepted (RFC 959 sets none; 4 KiB is SFTPGo's bound too).
 pub const MAX_LINE: usize = 4096;
+/// Reads of 1 KiB one [`ControlStream::try_read_line`] makes at most: past an overlong line
+/// (4 KiB) plus a few more, and bounded against a client that never stops sending.
+const MAX_FILLS: usize = 16;
 
 /// How long a reply write may block before the client is considered gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -116,21 +119,30 @@ impl ControlStream {
 
     /// A line if one is already complete or arrives without blocking (used between the
     /// chunks of a transfer to see ABOR and STAT).
+    /// Reads what has arrived (up to [`MAX_FILLS`] reads), so that a line longer than one
+    /// read is seen whole at one check rather than over several.
     pub fn try_read_line(&mut self) -> Result<Option<String>, ReadError> {
         if let Some(line) = self.take_line() {
             return line.map(Some);
         }
         self.io.tcp().set_nonblocking(true).map_err(ReadError::Io)?;
-        let r = self.fill();
+        let mut r = Ok(None);
+        for _ in 0..MAX_FILLS {
+            r = match self.fill() {
+                Ok(()) => match self.take_line() {
+                    Some(line) => line.map(Some),
+                    None => continue,
+                },
+                Err(ReadError::Timeout) => Ok(None),
+                Err(e) => Err(e),
+            };
+            break;
+        }
         self.io
             .tcp()
             .set_nonblocking(false)
             .map_err(ReadError::Io)?;
-        match r {
-            Ok(()) => self.take_line().transpose(),
-            Err(ReadError::Timeout) => Ok(None),
-            Err(e) => Err(e),
-        }
+        r
     }
 
     /// Reads what is available into the buffer.

@@ -70,8 +70,10 @@ impl Names {
         let mut early = Early::default();
         if stat {
             let stat_one = |name: &[u8]| stat_name(&dir, &dir, name);
-            // A directory's size on most file systems grows with its entries (ext4: 4 KiB
-            // blocks of about 150 short names); on the others this stays false.
+            // A directory's size grows with its entries on most file systems (ext4: 4 KiB
+            // blocks of about 150 short names). Only a hint: where it says nothing, the
+            // helper starts after START_READING names; an ext4 directory that once was
+            // big keeps its size, and costs a helper that finds little to do.
             let big = rustix::fs::fstat(&dir).is_ok_and(|st| st.st_size >= BIG_DIR_BYTES);
             ((), early) = super::stat_ahead::while_reading(big, &stat_one, |seen| {
                 read_raw(&dir, |raw| {

@@ -77,8 +77,10 @@ impl Session {
                     return Ok(Listed::One(Entry { name, meta }));
                 }
             }
-            v.open_listing(&target.dir, style == Style::Long)
-                .map(Listed::Dir)
+            // With a pattern, most names are dropped after the reading: statting them
+            // while reading would be work thrown away.
+            let stat = style == Style::Long && target.pattern.is_none();
+            v.open_listing(&target.dir, stat).map(Listed::Dir)
         });
         let Some(listed) = self.fs_take(r, &target.dir)? else {
             return Ok(());

@@ -159,6 +159,7 @@ if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
         specs="$specs,$p:$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line"):$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
     done
     for tls in $TLS_MODES; do
+        [ -n "$specs" ] || break
         timeout 1800 "$PY" "$REPO/bench/stor_rounds.py" --servers "${specs#,}" --tls "$tls" \
             --cafile "$BENCH/peers/tmp/cert.pem" --rounds "${BENCH_ROUNDS:-5}" --out "$OUT" 2>>"$LOG"
     done

@@ -21,9 +21,10 @@ usage: stor_rounds.py --servers LABEL:PORT:PID[,...] --tls none|explicit --cafil
                       --rounds N --out FILE [--remote-dir /ftpbench]
 Standard library only, plus the shared harness's ftpbench.py (curl command, CPU meter).
 """
-import argparse
 import os
 import shutil
+import signal
+import sys
 import time
 
 from benchclient import connect, ftpbench, options, record
@@ -77,6 +78,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--big-mib", type=int, default=1024)
     a = ap.parse_args()
+    if not a.servers:
+        sys.exit("stor_rounds: no servers")
+    # run.sh's timeout ends this with SIGTERM: unwind, so the tmpfs copy is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # What the harness's curl helpers read from its own options.
     a.curl, a.insecure, a.timeout, a.local_big_file = "curl", False, 30, None
     servers = []

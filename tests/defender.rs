@@ -245,6 +245,68 @@ fn unknown_commands_and_overlong_lines_ban_at_the_threshold() {
     assert_banned(&s, OTHER_IP);
 }
 
+/// A server with the bad-command score at 1 (threshold 3) and a 64 MiB file, big.bin.
+fn server_with_big_file() -> Server {
+    let s = Server::start(defender_with("score_bad_command", 1));
+    std::fs::File::create(s.home().join("big.bin"))
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    s
+}
+
+/// ftplib: RETR big.bin, and while the client reads nothing for 0.5 s (the server,
+/// blocked, checks the control connection every 0.1 s), `lines` on the control
+/// connection; then the data, drained, and the next `replies` control lines printed.
+fn lines_during_retr(s: &Server, lines: &str, replies: usize) -> Vec<String> {
+    let out = s.python_ok(&format!(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE I')\n\
+         conn = ftp.transfercmd('RETR big.bin')\n\
+         ftp.sock.sendall({lines})\n\
+         time.sleep(0.5)\n\
+         while conn.recv(1 << 16):\n\
+         \x20   pass\n\
+         conn.close()\n\
+         ftp.sock.settimeout(5)\n\
+         for _ in range({replies}):\n\
+         \x20   print(ftp.getline())\n"
+    ));
+    out.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn overlong_lines_during_a_transfer_score_once_each() {
+    // Two overlong lines during a RETR: 2 points of 3, each answered 500 after the 226
+    // and not scored again then (4 points would ban). A third bad command bans.
+    let s = server_with_big_file();
+    let got = lines_during_retr(
+        &s,
+        "b'X' * 5000 + b'\\r\\n' + b'Y' * 5000 + b'\\r\\nNOOP\\r\\nBOGUS\\r\\n'",
+        5,
+    );
+    assert!(got[0].starts_with("226 "), "{got:?}");
+    assert_eq!(
+        got[1..],
+        [
+            "500 Line too long",
+            "500 Line too long",
+            "200 NOOP ok",
+            "500 Unknown command \"BOGUS\""
+        ],
+        "{got:?}"
+    );
+    // (BOGUS made 3: the session is closed, the address banned.)
+    assert_banned(&s, LOCAL_IP);
+    // With 16 lines queued first, three overlong lines are scored though not kept: the
+    // ban closes the session right after the transfer, before the queued lines.
+    let s = server_with_big_file();
+    let got = lines_during_retr(&s, "b'NOOP\\r\\n' * 16 + (b'X' * 5000 + b'\\r\\n') * 3", 2);
+    assert!(got[0].starts_with("226 "), "{got:?}");
+    assert_eq!(got[1], BAD_CLOSING, "{got:?}");
+    assert_banned(&s, LOCAL_IP);
+}
+
 #[test]
 fn score_bad_command_0_never_bans() {
     let s = Server::start(defender_with("score_bad_command", 0));

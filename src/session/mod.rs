@@ -97,6 +97,9 @@ pub struct Session {
     pending: VecDeque<Kept>,
     pub quit_requested: bool,
     pub control_lost: bool,
+    /// An overlong line during a transfer was scored: a ban it started closes the session
+    /// before the next line.
+    ban_check_due: bool,
     pub running: Option<Running>,
     /// PROT P is in force.
     pub prot_private: bool,
@@ -147,6 +150,7 @@ impl Session {
             failed_logins: 0,
             started: Instant::now(),
             pending: VecDeque::new(),
+            ban_check_due: false,
             quit_requested: false,
             control_lost: false,
             running: None,
@@ -300,6 +304,11 @@ impl Session {
             return;
         }
         loop {
+            if std::mem::take(&mut self.ban_check_due)
+                && !matches!(self.close_if_banned(), Ok(Flow::Continue))
+            {
+                break;
+            }
             let (got, scored) = self.next_line();
             let line = match got {
                 Ok(line) => line,
@@ -504,6 +513,7 @@ impl Session {
     fn keep_for_later(&mut self, line: Kept) {
         if matches!(line, Kept::TooLong) {
             self.score_bad_command();
+            self.ban_check_due = true;
         }
         if self.pending.len() < MAX_PENDING {
             self.pending.push_back(line);
@@ -552,7 +562,9 @@ impl Session {
         if self.server.lifecycle.cutting() {
             return Ctl::Abort;
         }
-        loop {
+        // Bounded: a client that never stops sending lines must not keep the transfer
+        // from moving (nor its stall limit from ending it).
+        for _ in 0..MAX_PENDING + 4 {
             match self.ctrl.try_read_line() {
                 Ok(None) => return Ctl::Go,
                 Ok(Some(line)) => {
@@ -580,6 +592,7 @@ impl Session {
                 }
             }
         }
+        Ctl::Go
     }
 }
 

@@ -67,6 +67,19 @@ impl Names {
     /// directory's entries are statted by a helper thread as they are read.
     pub fn read(dir: Dir, mut keep: impl FnMut(&str) -> bool, stat: bool) -> io::Result<Names> {
         let (mut text, mut items) = (Vec::new(), Vec::new());
+        // Keeps a name; `seen` (with `stat`) hands it to the helper as well.
+        let mut read = |seen: &mut dyn FnMut(u32, &[u8])| {
+            read_raw(&dir, |raw| {
+                if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
+                    return Ok(());
+                }
+                push_name(&mut text, &mut items, raw, ON_DISK)?;
+                if let Some(item) = items.last() {
+                    seen(item.seq, text.get(item.start as usize..).unwrap_or(&[]));
+                }
+                Ok(())
+            })
+        };
         let mut early = Early::default();
         if stat {
             let stat_one = |name: &[u8]| stat_name(&dir, &dir, name);
@@ -75,25 +88,9 @@ impl Names {
             // helper starts after START_READING names; an ext4 directory that once was
             // big keeps its size, and costs a helper that finds little to do.
             let big = rustix::fs::fstat(&dir).is_ok_and(|st| st.st_size >= BIG_DIR_BYTES);
-            ((), early) = super::stat_ahead::while_reading(big, &stat_one, |seen| {
-                read_raw(&dir, |raw| {
-                    if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
-                        return Ok(());
-                    }
-                    push_name(&mut text, &mut items, raw, ON_DISK)?;
-                    if let Some(item) = items.last() {
-                        seen(item.seq, text.get(item.start as usize..).unwrap_or(&[]));
-                    }
-                    Ok(())
-                })
-            })?;
+            ((), early) = super::stat_ahead::while_reading(big, &stat_one, read)?;
         } else {
-            read_raw(&dir, |raw| {
-                if raw == b"." || raw == b".." || !keep(&String::from_utf8_lossy(raw)) {
-                    return Ok(());
-                }
-                push_name(&mut text, &mut items, raw, ON_DISK)
-            })?;
+            read(&mut |_, _| {})?;
         }
         Ok(Names {
             dir,

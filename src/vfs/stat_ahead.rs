@@ -61,7 +61,8 @@ impl Early {
 /// Runs `read`, which calls its argument with each name kept (its number in reading
 /// order, and the name with its NUL), while a helper thread stats the names given so far
 /// through `stat`. The helper starts before the reading if `big` (a thread takes a while
-/// to get going on an idle core), else once [`START_READING`] names have been read.
+/// to get going on an idle core), else at the first whole chunk after [`START_READING`]
+/// names.
 /// Returns what `read` returns and what the helper statted; names the helper had not
 /// reached when the reading ended are left for the listing to stat.
 pub fn while_reading<T>(
@@ -99,16 +100,21 @@ pub fn while_reading<T>(
             if seq < from || !feeding {
                 return;
             }
+            batch.extend_from_slice(name);
+            count += 1;
+            if count < CHUNK {
+                return;
+            }
+            // Started at its first whole chunk: a directory that ends before has
+            // nothing for it.
             if helper.is_none() {
                 helper = spawn();
                 feeding = helper.is_some();
             }
-            batch.extend_from_slice(name);
-            count += 1;
-            if count == CHUNK {
+            if feeding {
                 let _ = tx.send(std::mem::take(&mut batch));
-                count = 0;
             }
+            count = 0;
         });
         // The helper stops after the chunk it is on; the rest is the listing's.
         stop.store(true, Ordering::Relaxed);

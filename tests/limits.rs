@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod daemon;
 
 use std::net::TcpStream;
 use std::time::Duration;
@@ -284,6 +285,69 @@ fn passive_host_is_resolved_at_each_pasv() {
     let r = c.ask_final("PASV");
     assert_eq!(r.code, 425, "{r:?}");
     c.cmd("NOOP", 200);
+}
+
+#[test]
+fn a_passive_host_that_never_resolves_costs_its_pasv_5_s_not_the_session() {
+    // The daemon runs in a mount namespace of its own where /etc/resolv.conf names a
+    // loopback "DNS server" that takes every query and never answers (a UDP socket this
+    // test holds and never reads), with a 30 s resolver timeout. PASV must give up after
+    // its own 5 s bound with 425, the session must go on, and another client must be
+    // served meanwhile. Needs root (port 53, mount namespaces), as CI has.
+    if !daemon::require_root() {
+        return;
+    }
+    let silent = std::net::UdpSocket::bind("127.0.0.77:53").expect("bind 127.0.0.77:53");
+    let tmp = tempfile::tempdir().unwrap();
+    let resolv = tmp.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.77\noptions timeout:30 attempts:1\n",
+    )
+    .unwrap();
+    let unshare = tool("unshare", "apt-get install -y util-linux");
+    let setup = daemon::Setup::new().set("/ftpd/bindings/0/passive_host", "slow.example.net");
+    let setup = daemon::Setup {
+        wrapper: vec![
+            unshare.get_program().to_string_lossy().into_owned(),
+            "--mount".into(),
+            "--propagation".into(),
+            "private".into(),
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"".into(),
+            resolv.to_string_lossy().into_owned(),
+        ],
+        ..setup
+    };
+    let d = daemon::Daemon::start(setup);
+    let mut a = d.login();
+    let asked = std::time::Instant::now();
+    a.send("PASV");
+    // Another session is served while the first waits for the resolver.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut b = d.login();
+    let quick = std::time::Instant::now();
+    b.cmd("NOOP", 200);
+    assert!(
+        quick.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        quick.elapsed()
+    );
+    let r = a.reply();
+    let waited = asked.elapsed();
+    assert_eq!(r.code, 425, "{r:?}");
+    assert!(r.text().contains("did not resolve within 5 s"), "{r:?}");
+    assert!(
+        waited >= Duration::from_millis(4500) && waited < Duration::from_secs(15),
+        "PASV answered after {waited:?}"
+    );
+    a.cmd("NOOP", 200);
+    // The query did reach the silent server: the resolver was asked, not bypassed.
+    silent.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 512];
+    assert!(silent.recv_from(&mut buf).is_ok(), "no DNS query arrived");
 }
 
 #[test]

@@ -24,6 +24,9 @@ pub struct Setup {
     /// Make the tempdir traversable and the homes owned by this uid/gid (a daemon that
     /// drops to them must reach the homes).
     pub homes_owner: Option<(u32, u32)>,
+    /// A command that runs the daemon: it is given the daemon's command line as its last
+    /// arguments and must exec it (so the PID stays the daemon's).
+    pub wrapper: Vec<String>,
 }
 
 impl Setup {
@@ -34,6 +37,7 @@ impl Setup {
             args: Vec::new(),
             root_env: true,
             homes_owner: None,
+            wrapper: Vec::new(),
         }
     }
     pub fn arg(mut self, a: &str) -> Setup {
@@ -115,7 +119,14 @@ impl Daemon {
             let port = common::free_port(IpAddr::V4(Ipv4Addr::LOCALHOST));
             common::json_set(&mut config, "/ftpd/bindings/0/port", json!(port));
             fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-            let mut cmd = Command::new(common::bin());
+            let mut cmd = match setup.wrapper.split_first() {
+                Some((first, rest)) => {
+                    let mut c = Command::new(first);
+                    c.args(rest).arg(common::bin());
+                    c
+                }
+                None => Command::new(common::bin()),
+            };
             cmd.arg("--config")
                 .arg(&config_path)
                 .args(&setup.args)

@@ -4,7 +4,8 @@
 //! root, with rustls and with curl); `ferroftpd acme` issues once and exits; a renewal
 //! forced by a `renew_days` longer than the certificate's life is served to new
 //! connections by the same process; with Pebble gone a renewal fails, the old certificate
-//! stays in service, and the retries back off. Files are 0600, directories 0700.
+//! stays in service, and the retries back off; a validation that fails is an error with
+//! the CA's reason and leaves nothing behind. Files are 0600, directories 0700.
 //!
 //! Needs `pebble` (Debian's package, which .ci/run installs): without it these tests fail
 //! and say so.
@@ -215,6 +216,63 @@ fn acme_subcommand_issues_once_and_exits() {
             && stderr.contains(&pebble.directory),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_failed_validation_is_a_clear_error_and_leaves_nothing_behind() {
+    // Pebble checks HTTP-01 at its http_port, where nothing listens: the daemon's
+    // challenge responder is on another port. The authorization fails for real.
+    let pebble = Pebble::start(Validation::Real);
+    let mut c = config(&pebble);
+    let elsewhere = port();
+    set(&mut c, "/acme/http01_challenge/port", json!(elsewhere));
+    let setup = Setup::new(c);
+    // (What Pebble found there is its own words: "connection refused" usually.)
+    let reason = |stderr: &str| {
+        stderr.contains("cannot obtain a certificate for ftp.acme.test")
+            && stderr.contains("http-01 failed")
+            && stderr.contains(&format!(
+                ":{}/.well-known/acme-challenge/",
+                pebble.http_port
+            ))
+    };
+
+    // `ferroftpd acme`: status 1 and the CA's reason.
+    let out = setup.run(&["acme"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(reason(&stderr), "{stderr}");
+
+    // The daemon: a startup error with the same reason; it never serves.
+    let out = setup.run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(reason(&stderr), "{stderr}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", setup.port)).is_err());
+
+    // Nothing half-done is left: no certificate or key, the challenge port is free, and
+    // with the right port the next run (same account, same lock) obtains one.
+    assert!(!setup.cert().exists() && !setup.key().exists());
+    std::net::TcpListener::bind(("127.0.0.1", elsewhere)).expect("challenge port still bound");
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&fs::read(&setup.config_path).unwrap()).unwrap();
+    set(
+        &mut c,
+        "/acme/http01_challenge/port",
+        json!(pebble.http_port),
+    );
+    fs::write(&setup.config_path, c.to_string()).unwrap();
+    let out = setup.run(&["acme"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 certificate(s) obtained"),
+        "{stdout}\n{stderr}"
+    );
+    assert_files(&setup, &pebble);
 }
 
 #[test]

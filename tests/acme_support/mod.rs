@@ -35,7 +35,7 @@ fn localhost() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
 
-fn port() -> u16 {
+pub fn port() -> u16 {
     common::free_port(localhost())
 }
 

@@ -215,12 +215,24 @@ fn ip_v6() -> IpAddr {
 }
 
 /// A port that was free a moment ago.
+/// A port free now, and not handed out before by this test process: the kernel may give
+/// a just-released port again, and two picks for one test (a server and its helper)
+/// would then collide.
 pub fn free_port(ip: IpAddr) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = TcpListener::bind((ip, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh free port in 1000 tries ({} given)", given.len());
 }
 
 /// Poll `f` until it returns Some or `limit` passes.

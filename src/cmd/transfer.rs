@@ -115,23 +115,20 @@ impl Session {
         let atomic = self.server.config.common.upload_mode;
         // Resumes and appends write in place; only a whole new upload can be atomic.
         let use_temp = mode == WriteMode::Truncate && atomic != UploadMode::Standard;
+        // Name, permission and file-count checks come first: their refusal is the answer.
+        let checked = self.with_vfs(|v| v.check_upload(&path));
+        let Some(found) = self.fs_take_with(checked, &path, super::fs_error_upload)? else {
+            return Ok(());
+        };
         // The size before: what a failed append or resume is cut back to, and what an
         // overwrite frees in the disk quota.
-        let prior_size = self.with_vfs(|v| v.stat_unchecked_size(&path)).flatten();
+        let prior_size = found.size;
         let prior = prior_size.unwrap_or(0);
         let start = match mode {
             WriteMode::Append => prior,
             WriteMode::At(n) => n,
             WriteMode::Truncate | WriteMode::New => 0,
         };
-        // Name, permission and file-count checks come first: their refusal is the answer.
-        let checked = self.with_vfs(|v| v.check_upload(&path));
-        if self
-            .fs_take_with(checked, &path, super::fs_error_upload)?
-            .is_none()
-        {
-            return Ok(());
-        }
         let Some(bounds) = self.transfer_bounds(true, Some((&path, start, prior)))? else {
             return Ok(());
         };
@@ -139,7 +136,7 @@ impl Session {
             if use_temp {
                 v.open_temp(&path).map(|(t, f)| (Some(t), f))
             } else {
-                v.open_write(&path, mode).map(|f| (None, f))
+                v.open_write(&path, mode, found).map(|f| (None, f))
             }
         });
         let Some((temp, file)) = self.fs_take_with(opened, &path, super::fs_error_upload)? else {

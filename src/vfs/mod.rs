@@ -138,6 +138,14 @@ pub struct Entry {
     pub meta: Meta,
 }
 
+/// What an upload's target is ([`Vfs::check_upload`]).
+#[derive(Clone, Copy, Debug)]
+pub struct UploadTarget {
+    pub existed: bool,
+    /// Its size, if it is a regular file.
+    pub size: Option<u64>,
+}
+
 /// How an upload opens its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMode {
@@ -460,8 +468,9 @@ impl Vfs {
     }
 
     /// Checks what an upload to `p` needs: `upload` for a new file, `overwrite` for an
-    /// existing one. Returns whether it exists.
-    pub fn check_upload(&self, p: &str) -> FsResult<bool> {
+    /// existing one. Returns what is there, which the upload's open then takes (one
+    /// lookup of the target, not one per step: each costs a confined path resolution).
+    pub fn check_upload(&self, p: &str) -> FsResult<UploadTarget> {
         // An upload's refused name is refused as such (553), hidden or not.
         if self.name_ok(p).is_err() {
             return Err(FsError::NameNotAllowed);
@@ -469,23 +478,37 @@ impl Vfs {
         let dir = path::parent(p);
         match self.dir(p).metadata(self.rel(p)) {
             Ok(m) if m.is_dir() => Err(FsError::IsADirectory),
-            Ok(_) => self.check(dir, Perm::Overwrite, "overwrite").map(|_| true),
+            Ok(m) => {
+                self.check(dir, Perm::Overwrite, "overwrite")?;
+                Ok(UploadTarget {
+                    existed: true,
+                    size: m.is_file().then(|| m.len()),
+                })
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.check(dir, Perm::Upload, "upload")?;
                 // quota_files: a new file when the count is reached is refused up front.
                 if self.quota_for(p).is_some_and(|q| !q.file_allowed()) {
                     return Err(FsError::QuotaExceeded);
                 }
-                Ok(false)
+                Ok(UploadTarget {
+                    existed: false,
+                    size: None,
+                })
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    pub fn open_write(&self, p: &str, mode: WriteMode) -> FsResult<std::fs::File> {
-        let existed = self.check_upload(p)?;
+    /// Opens an upload's target, as [`Vfs::check_upload`] found and allowed it.
+    pub fn open_write(
+        &self,
+        p: &str,
+        mode: WriteMode,
+        found: UploadTarget,
+    ) -> FsResult<std::fs::File> {
         let f = self.open_write_unchecked(p, mode)?;
-        if !existed && mode != WriteMode::New {
+        if !found.existed && mode != WriteMode::New {
             self.give(&f);
         }
         Ok(f)
@@ -539,9 +562,8 @@ impl Vfs {
     }
 
     /// Atomic upload: a fresh hidden file beside the target (same directory, so the final
-    /// rename cannot cross filesystems). Permissions are those of the target.
+    /// rename cannot cross filesystems), once [`Vfs::check_upload`] has allowed the target.
     pub fn open_temp(&self, target: &str) -> FsResult<(String, std::fs::File)> {
-        self.check_upload(target)?;
         let name = format!(
             ".ferroftpd-upload.{}.{}",
             unique_token(),
@@ -863,8 +885,8 @@ impl Vfs {
     /// overwrite) on the target, download and delete_files on each part. The error names
     /// the path it is about.
     pub fn combine(&self, target: &str, parts: &[String]) -> Result<Leftovers, (String, FsError)> {
-        let existed = self.check_upload(target).map_err(at(target))?;
-        let prior = self.stat_unchecked_size(target);
+        let found = self.check_upload(target).map_err(at(target))?;
+        let (existed, prior) = (found.existed, found.size);
         for (i, part) in parts.iter().enumerate() {
             if part == target {
                 return Err((

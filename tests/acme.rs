@@ -60,6 +60,21 @@ fn assert_files(setup: &Setup, pebble: &Pebble) {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// `ferroftpd acme` obtains the one certificate, and its files are as they should be.
+fn issue_once(setup: &Setup, pebble: &Pebble) {
+    let out = setup.run(&["acme"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 certificate(s) obtained"),
+        "{stdout}\n{stderr}"
+    );
+    assert_files(setup, pebble);
+}
+
 #[test]
 fn first_certificate_is_obtained_at_start_through_http01_and_served() {
     let pebble = Pebble::start(Validation::Real);
@@ -173,17 +188,7 @@ fn acme_subcommand_issues_once_and_exits() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("obtained when the daemon starts"), "{err}");
 
-    let out = setup.run(&["acme"]);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("1 certificate(s) obtained"),
-        "{stdout}\n{stderr}"
-    );
-    assert_files(&setup, &pebble);
+    issue_once(&setup, &pebble);
     let first = fs::read(setup.cert()).unwrap();
 
     // Again: nothing is due, nothing changes.
@@ -262,17 +267,7 @@ fn a_failed_validation_is_a_clear_error_and_leaves_nothing_behind() {
         json!(pebble.http_port),
     );
     fs::write(&setup.config_path, c.to_string()).unwrap();
-    let out = setup.run(&["acme"]);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("1 certificate(s) obtained"),
-        "{stdout}\n{stderr}"
-    );
-    assert_files(&setup, &pebble);
+    issue_once(&setup, &pebble);
 }
 
 #[test]

@@ -324,10 +324,12 @@ impl Session {
                     if self.reply(ReplyCode::SyntaxError, "Line too long").is_err() {
                         break;
                     }
-                    if !scored {
-                        self.score_bad_command();
+                    // One kept from a transfer was scored when it came, and a ban that
+                    // started was acted on at the top of this loop.
+                    if scored {
+                        continue;
                     }
-                    match self.close_if_banned() {
+                    match self.bad_command() {
                         Ok(Flow::Continue) => continue,
                         _ => break,
                     }

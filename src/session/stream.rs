@@ -118,31 +118,36 @@ impl ControlStream {
     }
 
     /// A line if one is already complete or arrives without blocking (used between the
-    /// chunks of a transfer to see ABOR and STAT).
-    /// Reads what has arrived (up to [`MAX_FILLS`] reads), so that a line longer than one
-    /// read is seen whole at one check rather than over several.
+    /// chunks of a transfer to see ABOR and STAT). Reads what has arrived, up to
+    /// [`MAX_FILLS`] reads, so that a line longer than one read is seen whole at one check
+    /// rather than over several.
     pub fn try_read_line(&mut self) -> Result<Option<String>, ReadError> {
         if let Some(line) = self.take_line() {
             return line.map(Some);
         }
         self.io.tcp().set_nonblocking(true).map_err(ReadError::Io)?;
-        let mut r = Ok(None);
-        for _ in 0..MAX_FILLS {
-            r = match self.fill() {
-                Ok(()) => match self.take_line() {
-                    Some(line) => line.map(Some),
-                    None => continue,
-                },
-                Err(ReadError::Timeout) => Ok(None),
-                Err(e) => Err(e),
-            };
-            break;
-        }
+        let r = self.fill_to_line();
         self.io
             .tcp()
             .set_nonblocking(false)
             .map_err(ReadError::Io)?;
         r
+    }
+
+    /// Reads until a line is complete or nothing more has arrived (non-blocking socket).
+    fn fill_to_line(&mut self) -> Result<Option<String>, ReadError> {
+        for _ in 0..MAX_FILLS {
+            match self.fill() {
+                Ok(()) => {
+                    if let Some(line) = self.take_line() {
+                        return line.map(Some);
+                    }
+                }
+                Err(ReadError::Timeout) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     /// Reads what is available into the buffer.

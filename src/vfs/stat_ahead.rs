@@ -52,10 +52,6 @@ impl Early {
         let chunk = self.chunks.get(usize::try_from(k / CHUNK).ok()?)?;
         chunk.get(usize::try_from(k % CHUNK).ok()?)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
-    }
 }
 
 /// Runs `read`, which calls its argument with each name kept (its number in reading

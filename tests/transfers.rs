@@ -266,6 +266,131 @@ fn suppaftp_abort_mid_download() {
     ftp.quit().unwrap();
 }
 
+// ---------- uploads by splice ----------
+
+/// The daemon's debug line when an upload goes on by splice.
+const SPLICED: &str = "upload: by splice after the first";
+
+fn spliced(s: &Server) -> usize {
+    s.log().matches(SPLICED).count()
+}
+
+#[test]
+fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
+    // Past its first 64 KiB, a plain binary upload goes from the socket to the file by
+    // splice(2) on Linux. Real clients: whole files, a resume at its offset, a size limit
+    // reached while splicing, ABOR while splicing. An append (splice refuses O_APPEND)
+    // and an ASCII upload (converted) are copied.
+    let old = random_bytes(30_000, 40);
+    let s = Server::start(
+        ServerOpts::new()
+            .arg("-d")
+            .user_set(USER, "/filters/max_upload_file_size", 6_000_000)
+            .file("resume.bin", &old)
+            .file("app.bin", &old),
+    );
+    let h = s.home();
+
+    let big = random_bytes(5 << 20, 41);
+    fs::write(s.local().join("big.bin"), &big).unwrap();
+    s.curl_ok(&["-T", "big.bin", &s.url("big.bin")]);
+    assert!(fs::read(h.join("big.bin")).unwrap() == big, "curl -T");
+    assert_eq!(
+        spliced(&s),
+        1,
+        "curl's upload did not go by splice:\n{}",
+        s.log()
+    );
+    // A small file: copied (no pipe for it).
+    let small = random_bytes(60_000, 44);
+    fs::write(s.local().join("small.bin"), &small).unwrap();
+    s.curl_ok(&["-T", "small.bin", &s.url("small.bin")]);
+    assert!(
+        fs::read(h.join("small.bin")).unwrap() == small,
+        "60,000 bytes"
+    );
+    assert_eq!(spliced(&s), 1, "a 60,000-byte upload went by splice");
+
+    let more = random_bytes(3 << 20, 42);
+    fs::write(s.local().join("more.bin"), &more).unwrap();
+    s.python_ok(
+        "ftp = login()\n\
+         with open(os.path.join(LOCAL, 'more.bin'), 'rb') as f:\n\
+         \x20   ftp.storbinary('STOR resume.bin', f, rest=30000)\n\
+         ftp.quit()",
+    );
+    let now = fs::read(h.join("resume.bin")).unwrap();
+    assert!(
+        now[..30_000] == old[..] && now[30_000..] == more[..],
+        "REST 30000 + STOR"
+    );
+    assert_eq!(spliced(&s), 2, "the resumed upload did not go by splice");
+
+    // An append: copied, and whole.
+    s.curl_ok(&["--append", "-T", "more.bin", &s.url("app.bin")]);
+    let now = fs::read(h.join("app.bin")).unwrap();
+    assert!(
+        now[..30_000] == old[..] && now[30_000..] == more[..],
+        "APPE"
+    );
+    assert_eq!(spliced(&s), 2, "an append went by splice");
+
+    // ASCII: curl sends each LF as CRLF and the server turns it back, so no splice.
+    let text = "line of text\n".repeat(20_000);
+    fs::write(s.local().join("text.txt"), &text).unwrap();
+    s.curl_ok(&["--use-ascii", "-T", "text.txt", &s.url("text.txt")]);
+    let stored = fs::read(h.join("text.txt")).unwrap();
+    assert!(
+        stored == text.as_bytes(),
+        "ASCII upload: {} bytes stored",
+        stored.len()
+    );
+    assert_eq!(spliced(&s), 2, "an ASCII upload went by splice");
+
+    // Past max_upload_file_size while splicing: cut at the exact byte, the new file gone.
+    let out = s.python_ok(
+        "ftp = login()\n\
+         try:\n\
+         \x20   ftp.storbinary('STOR over.bin', io.BytesIO(b'z' * 6_500_000), blocksize=1 << 20)\n\
+         \x20   print('stored')\n\
+         except ftplib.error_perm as e:\n\
+         \x20   print(str(e)[:3])\n\
+         ftp.quit()",
+    );
+    assert_eq!(out.trim(), "552");
+    let line = s.wait_log_line(&["STOR", "/over.bin", "result=failed"]);
+    assert!(line.contains(" bytes=6000000 "), "{line}");
+    let gone = wait_until(SOON, || (!h.join("over.bin").exists()).then_some(()));
+    assert!(gone.is_some(), "over.bin left behind");
+    assert_eq!(
+        spliced(&s),
+        3,
+        "the upload over the limit did not go by splice"
+    );
+
+    // ABOR while splicing (the client has stopped sending): 426 then 226, and the session
+    // goes on.
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    let mut d = c.open_data();
+    c.send("STOR part.bin");
+    c.expect_prelim();
+    let part = random_bytes(1 << 20, 43);
+    d.write_all(&part).unwrap();
+    let whole = wait_until(SOON, || {
+        let n = fs::metadata(h.join("part.bin")).map_or(0, |m| m.len());
+        (n == part.len() as u64).then_some(())
+    });
+    assert!(whole.is_some(), "1 MiB never reached part.bin");
+    assert_eq!(spliced(&s), 4, "the aborted upload did not go by splice");
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    drop(d);
+    assert!(fs::read(h.join("part.bin")).unwrap() == part);
+    c.cmd("NOOP", 200);
+}
+
 // ---------- upload_mode 1 (atomic) ----------
 
 #[test]

@@ -8,6 +8,7 @@
 pub mod active;
 pub mod ascii;
 pub mod passive;
+pub mod splice;
 pub mod transfer;
 
 pub use transfer::{Bounds, Outcome};

@@ -3,7 +3,7 @@
 //! the stall limit, the bandwidth throttle and a byte budget (transfer quota, disk quota,
 //! `max_upload_file_size`), and asks the control side between steps (ABOR, STAT).
 
-use super::{ascii, Ctl, TICK};
+use super::{ascii, splice, Ctl, TICK};
 use crate::limits::bandwidth::Throttle;
 use crate::tls::stream::Stream;
 use std::fs::File;
@@ -17,6 +17,9 @@ const SEND_CHUNK: usize = 8 << 20;
 const BUF_SIZE: usize = 256 << 10;
 /// An upload's buffer to begin with.
 const RECV_START: usize = 32 << 10;
+/// A plain binary upload goes on by splice once this much has come (small files never
+/// pay for a pipe).
+const SPLICE_AFTER: u64 = 64 << 10;
 
 /// What limits one transfer besides the client.
 pub struct Bounds {
@@ -125,6 +128,14 @@ impl<'a> Progress<'a> {
     fn check(&mut self) -> Option<Outcome> {
         self.last_check = Instant::now();
         ((self.ctl)(self.moved) == Ctl::Abort).then_some(Outcome::Aborted(self.moved))
+    }
+
+    /// Of `n` bytes received, how many the budget lets through.
+    fn allowed(&self, n: usize) -> usize {
+        match self.bounds.budget {
+            Some(b) => n.min(usize::try_from(b.saturating_sub(self.moved)).unwrap_or(n)),
+            None => n,
+        }
     }
 
     /// Bytes that may move next (None: the budget is spent).
@@ -356,6 +367,8 @@ fn write_all(out: &mut Stream, mut buf: &[u8], p: &mut Progress) -> Option<Outco
 /// STOR/APPE: everything until the client closes the data connection goes into `file`,
 /// CRLF becoming LF in ASCII mode. The budget counts bytes received; one byte more than
 /// it allows ends the upload as over budget, with exactly the allowed bytes written.
+/// A plain binary upload past [`SPLICE_AFTER`] goes on by splice where the system has it
+/// ([`splice::Pipe`]).
 pub fn receive(
     inp: &mut Stream,
     file: &mut File,
@@ -369,6 +382,7 @@ pub fn receive(
     let mut buf = vec![0u8; RECV_START];
     let mut conv = ascii::CrlfToLf::new();
     let mut converted = Vec::new();
+    let mut may_splice = !ascii;
     loop {
         // Ask for one byte past the budget: receiving it proves the upload is too big.
         let want = p
@@ -383,10 +397,7 @@ pub fn receive(
                     let grown = buf.len() * 2;
                     buf.resize(grown, 0);
                 }
-                let allowed = match p.bounds.budget {
-                    Some(b) => n.min(usize::try_from(b.saturating_sub(p.moved)).unwrap_or(n)),
-                    None => n,
-                };
+                let allowed = p.allowed(n);
                 let r = if ascii {
                     converted.clear();
                     conv.push(&buf[..allowed], &mut converted);
@@ -404,6 +415,15 @@ pub fn receive(
                 if let Some(end) = p.advance(n) {
                     return end;
                 }
+                if may_splice && p.moved >= SPLICE_AFTER {
+                    may_splice = false;
+                    if let (Stream::Plain(sock), Some(pipe)) = (&*inp, splice::Pipe::new(file)) {
+                        log::debug!("upload: by splice after the first {} bytes", p.moved);
+                        if let Some(end) = splice_rest(sock, file, &pipe, &mut p) {
+                            return end;
+                        }
+                    }
+                }
             }
             // A TLS peer that closes TCP without close_notify: taken as the end, as most
             // servers do, since many FTP clients never send one on data connections.
@@ -417,6 +437,63 @@ pub fn receive(
                 }
             }
             Err(e) => return Outcome::Broken(p.moved, e),
+        }
+    }
+}
+
+/// The rest of a plain binary upload through `pipe`, under the same bounds as the copy.
+/// None: this socket or file system takes no splice, and the upload goes on by copying
+/// (whatever the pipe held is in the file already).
+fn splice_rest(
+    sock: &TcpStream,
+    file: &File,
+    pipe: &splice::Pipe,
+    p: &mut Progress,
+) -> Option<Outcome> {
+    let mut first = true;
+    loop {
+        let want = p
+            .bounds
+            .step(p.moved, pipe.size)
+            .saturating_add(1)
+            .min(pipe.size);
+        match pipe.fill(sock, want) {
+            Ok(0) => return Some(Outcome::Done(p.moved)),
+            Ok(n) => {
+                first = false;
+                let allowed = p.allowed(n);
+                let mut copy_on = false;
+                match pipe.drain(file, allowed) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                        let mut held = Vec::new();
+                        let back = pipe.read_out(&mut held, allowed);
+                        if let Err(e) = back.and_then(|()| (&*file).write_all(&held)) {
+                            return Some(Outcome::Local(p.moved, e));
+                        }
+                        copy_on = true;
+                    }
+                    Err(e) => return Some(Outcome::Local(p.moved, e)),
+                }
+                if allowed < n {
+                    p.moved += allowed as u64;
+                    return Some(Outcome::OverBudget(p.moved));
+                }
+                if let Some(end) = p.advance(n) {
+                    return Some(end);
+                }
+                if copy_on {
+                    return None;
+                }
+            }
+            Err(e) if is_timeout(&e) => {
+                if let Some(end) = p.idle() {
+                    return Some(end);
+                }
+            }
+            // Nothing taken from the socket yet: copying goes on where it was.
+            Err(e) if first && e.kind() == io::ErrorKind::InvalidInput => return None,
+            Err(e) => return Some(Outcome::Broken(p.moved, e)),
         }
     }
 }

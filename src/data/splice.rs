@@ -1,0 +1,194 @@
+//! Zero-copy receive for plain binary uploads (Linux): splice(2) moves the socket's
+//! buffers into a pipe by reference and the pipe's pages into the file's page cache, so
+//! the data is copied once, in the kernel, instead of into this process and out again.
+//! Elsewhere [`Pipe::new`] gives None and uploads go through a buffer.
+
+use std::fs::File;
+use std::io;
+use std::net::TcpStream;
+
+/// What a pipe asks for: 1 MiB is the default `fs.pipe-max-size`; a pipe holds one page a
+/// slot, so this is 256 slots. Refused (a user over `pipe-user-pages-soft`), the pipe
+/// keeps its default 64 KiB.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PIPE_WANT: usize = 1 << 20;
+/// Smaller than this (a user far over `pipe-user-pages-soft` gets 2 pages a pipe), a
+/// splice moves less than one read would: the upload copies instead.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PIPE_MIN: usize = 64 << 10;
+
+/// A pipe between an upload's socket and its file.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub struct Pipe {
+    read: std::os::fd::OwnedFd,
+    write: std::os::fd::OwnedFd,
+    /// Bytes it holds at most.
+    pub size: usize,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Pipe {
+    /// A pipe for `file`, or None where the file cannot take one: opened for appending
+    /// (splice refuses O_APPEND), or no pipe (of a useful size) to be had.
+    pub fn new(file: &File) -> Option<Pipe> {
+        use rustix::fs::OFlags;
+        use rustix::pipe::{fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, PipeFlags};
+        let flags = rustix::fs::fcntl_getfl(file).ok()?;
+        if flags.contains(OFlags::APPEND) {
+            return None;
+        }
+        let (read, write) = pipe_with(PipeFlags::CLOEXEC).ok()?;
+        let size = fcntl_setpipe_size(&write, PIPE_WANT)
+            .or_else(|_| fcntl_getpipe_size(&write))
+            .ok()?;
+        (size >= PIPE_MIN).then_some(Pipe { read, write, size })
+    }
+
+    /// Socket to pipe, at most `len` bytes (no more than [`Pipe::size`], and only into an
+    /// empty pipe, so it never waits for room). Waits for data as a read does, under the
+    /// socket's receive timeout; 0 is the end of the upload.
+    pub fn fill(&self, sock: &TcpStream, len: usize) -> io::Result<usize> {
+        use rustix::pipe::{splice, SpliceFlags};
+        Ok(splice(
+            sock,
+            None,
+            &self.write,
+            None,
+            len,
+            SpliceFlags::MOVE,
+        )?)
+    }
+
+    /// Pipe to file, exactly `n` bytes (all the pipe holds, or fewer over a budget: the
+    /// rest is dropped with the pipe). Err(Unsupported) from the first call: this file
+    /// system has no splice, and the bytes are still in the pipe for [`Pipe::read_out`].
+    pub fn drain(&self, file: &File, mut n: usize) -> io::Result<()> {
+        use rustix::pipe::{splice, SpliceFlags};
+        let mut first = true;
+        while n > 0 {
+            match splice(&self.read, None, file, None, n, SpliceFlags::MOVE) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(k) => n -= k,
+                Err(rustix::io::Errno::INVAL) if first => {
+                    return Err(io::ErrorKind::Unsupported.into())
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            first = false;
+        }
+        Ok(())
+    }
+
+    /// What the pipe holds, read into `buf` (the way back to copying).
+    pub fn read_out(&self, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
+        let start = buf.len();
+        buf.resize(start + n, 0);
+        let mut got = 0;
+        while got < n {
+            match rustix::io::read(&self.read, &mut buf[start + got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        buf.truncate(start + got);
+        Ok(())
+    }
+}
+
+/// No splice here: uploads always copy.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub struct Pipe {
+    pub size: usize,
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Pipe {
+    pub fn new(_file: &File) -> Option<Pipe> {
+        None
+    }
+
+    pub fn fill(&self, _sock: &TcpStream, _len: usize) -> io::Result<usize> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    pub fn drain(&self, _file: &File, _n: usize) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    pub fn read_out(&self, _buf: &mut Vec<u8>, _n: usize) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    fn connected() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let out = TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (inp, _) = l.accept().expect("accept");
+        (out, inp)
+    }
+
+    #[test]
+    fn bytes_go_from_the_socket_to_the_file() {
+        let (mut out, inp) = connected();
+        let dir = std::env::temp_dir().join(format!("ferroftpd-splice-{}", std::process::id()));
+        let file = File::create(&dir).expect("create");
+        let pipe = Pipe::new(&file).expect("pipe");
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        out.write_all(&data).expect("send");
+        drop(out);
+        let mut got = 0;
+        loop {
+            let n = pipe.fill(&inp, pipe.size).expect("fill");
+            if n == 0 {
+                break;
+            }
+            pipe.drain(&file, n).expect("drain");
+            got += n;
+        }
+        assert_eq!(got, data.len());
+        assert_eq!(std::fs::read(&dir).expect("read"), data);
+        let _ = std::fs::remove_file(&dir);
+    }
+
+    #[test]
+    fn a_file_that_takes_no_splice_gets_the_bytes_back() {
+        // /dev/full has no splice_write: the first drain says Unsupported and the bytes
+        // are still in the pipe.
+        let (mut out, inp) = connected();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let pipe = Pipe::new(&full).expect("pipe");
+        out.write_all(b"held in the pipe").expect("send");
+        let n = pipe.fill(&inp, pipe.size).expect("fill");
+        assert_eq!(n, 16);
+        let e = pipe.drain(&full, n).expect_err("/dev/full took a splice");
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        let mut back = b"before:".to_vec();
+        pipe.read_out(&mut back, n).expect("read_out");
+        assert_eq!(back, b"before:held in the pipe");
+    }
+
+    #[test]
+    fn an_append_only_file_gets_no_pipe() {
+        let dir = std::env::temp_dir().join(format!("ferroftpd-splice-a-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&dir)
+            .expect("open");
+        assert!(Pipe::new(&file).is_none());
+        let _ = std::fs::remove_file(&dir);
+    }
+}

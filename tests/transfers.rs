@@ -275,6 +275,27 @@ fn spliced(s: &Server) -> usize {
     s.log().matches(SPLICED).count()
 }
 
+/// Starts `STOR name` in TYPE I, sends `bytes` and waits until the file holds them all.
+/// Returns the control and the (still open) data connection.
+fn upload_in_part(s: &Server, name: &str, bytes: &[u8]) -> (Ctrl, TcpStream) {
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    let mut d = c.open_data();
+    c.send(&format!("STOR {name}"));
+    c.expect_prelim();
+    d.write_all(bytes).unwrap();
+    let reached = wait_until(SOON, || {
+        let n = fs::metadata(s.home().join(name)).map_or(0, |m| m.len());
+        (n == bytes.len() as u64).then_some(())
+    });
+    assert!(
+        reached.is_some(),
+        "{} bytes never reached {name}",
+        bytes.len()
+    );
+    (c, d)
+}
+
 #[test]
 fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
     // Past its first 64 KiB, a plain binary upload goes from the socket to the file by
@@ -351,7 +372,7 @@ fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
     let out = s.python_ok(
         "ftp = login()\n\
          try:\n\
-         \x20   ftp.storbinary('STOR over.bin', io.BytesIO(b'z' * 6_500_000), blocksize=1 << 20)\n\
+         \x20   ftp.storbinary('STOR over.bin', io.BytesIO(b'z' * 6_000_002), blocksize=1 << 20)\n\
          \x20   print('stored')\n\
          except ftplib.error_perm as e:\n\
          \x20   print(str(e)[:3])\n\
@@ -370,18 +391,8 @@ fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
 
     // ABOR while splicing (the client has stopped sending): 426 then 226, and the session
     // goes on.
-    let mut c = s.ftp_login();
-    c.cmd("TYPE I", 200);
-    let mut d = c.open_data();
-    c.send("STOR part.bin");
-    c.expect_prelim();
     let part = random_bytes(1 << 20, 43);
-    d.write_all(&part).unwrap();
-    let whole = wait_until(SOON, || {
-        let n = fs::metadata(h.join("part.bin")).map_or(0, |m| m.len());
-        (n == part.len() as u64).then_some(())
-    });
-    assert!(whole.is_some(), "1 MiB never reached part.bin");
+    let (mut c, d) = upload_in_part(&s, "part.bin", &part);
     assert_eq!(spliced(&s), 4, "the aborted upload did not go by splice");
     c.send("ABOR");
     c.expect(426);
@@ -389,6 +400,27 @@ fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
     drop(d);
     assert!(fs::read(h.join("part.bin")).unwrap() == part);
     c.cmd("NOOP", 200);
+}
+
+#[test]
+fn urgent_data_does_not_end_a_spliced_upload() {
+    // splice stops at TCP urgent data as at the end of the stream (it returns 0); a read
+    // skips the urgent byte. An upload by splice must not end there with 226.
+    let s = Server::start(ServerOpts::new().arg("-d"));
+    let first = random_bytes(1 << 20, 45);
+    let second = random_bytes(1 << 20, 46);
+    let (mut c, mut d) = upload_in_part(&s, "urgent.bin", &first);
+    assert_eq!(spliced(&s), 1, "the upload did not go by splice");
+    SockRef::from(&d).send_out_of_band(b"!").unwrap();
+    d.write_all(&second).unwrap();
+    drop(d);
+    c.expect(226);
+    let got = fs::read(s.home().join("urgent.bin")).unwrap();
+    assert!(
+        got.len() == 2 << 20 && got[..1 << 20] == first[..] && got[1 << 20..] == second[..],
+        "{} bytes stored, 2 MiB sent around the urgent byte",
+        got.len()
+    );
 }
 
 // ---------- upload_mode 1 (atomic) ----------

@@ -7,22 +7,23 @@ use std::fs::File;
 use std::io;
 use std::net::TcpStream;
 
-/// What a pipe asks for: 1 MiB is the default `fs.pipe-max-size`; a pipe holds one page a
-/// slot, so this is 256 slots. Refused (a user over `pipe-user-pages-soft`), the pipe
-/// keeps its default 64 KiB.
+/// What a pipe asks for: 1 MiB, the default `fs.pipe-max-size` (256 slots of 4 KiB pages).
+/// Refused (a user at or over `pipe-user-pages-soft`), the pipe keeps its default 16 slots.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const PIPE_WANT: usize = 1 << 20;
-/// Smaller than this (a user far over `pipe-user-pages-soft` gets 2 pages a pipe), a
-/// splice moves less than one read would: the upload copies instead.
+/// Fewest slots worth a splice. A slot holds one piece of a received packet, as little as
+/// one segment (1,448 bytes) from a real network, so 16 slots would move less than one
+/// read does: the upload copies instead.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const PIPE_MIN: usize = 64 << 10;
+const MIN_SLOTS: usize = 64;
 
 /// A pipe between an upload's socket and its file.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub struct Pipe {
     read: std::os::fd::OwnedFd,
     write: std::os::fd::OwnedFd,
-    /// Bytes it holds at most.
+    /// The most bytes one [`Pipe::fill`] asks for (its capacity in bytes, if every slot
+    /// held a full page).
     pub size: usize,
 }
 
@@ -41,22 +42,24 @@ impl Pipe {
         let size = fcntl_setpipe_size(&write, PIPE_WANT)
             .or_else(|_| fcntl_getpipe_size(&write))
             .ok()?;
-        (size >= PIPE_MIN).then_some(Pipe { read, write, size })
+        (size / rustix::param::page_size() >= MIN_SLOTS).then_some(Pipe { read, write, size })
     }
 
     /// Socket to pipe, at most `len` bytes (no more than [`Pipe::size`], and only into an
     /// empty pipe, so it never waits for room). Waits for data as a read does, under the
-    /// socket's receive timeout; 0 is the end of the upload.
+    /// socket's receive timeout. 0 is the end of the upload or TCP urgent data (splice
+    /// stops at it, a read skips it). Err(Unsupported): splice cannot work here (refused
+    /// by a seccomp filter, or not in this kernel); an error takes nothing from the socket.
     pub fn fill(&self, sock: &TcpStream, len: usize) -> io::Result<usize> {
+        use rustix::io::Errno;
         use rustix::pipe::{splice, SpliceFlags};
-        Ok(splice(
-            sock,
-            None,
-            &self.write,
-            None,
-            len,
-            SpliceFlags::MOVE,
-        )?)
+        match splice(sock, None, &self.write, None, len, SpliceFlags::empty()) {
+            Ok(n) => Ok(n),
+            Err(Errno::INVAL | Errno::NOSYS | Errno::PERM | Errno::OPNOTSUPP) => {
+                Err(io::ErrorKind::Unsupported.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Pipe to file, exactly `n` bytes (all the pipe holds, or fewer over a budget: the
@@ -66,16 +69,19 @@ impl Pipe {
         use rustix::pipe::{splice, SpliceFlags};
         let mut first = true;
         while n > 0 {
-            match splice(&self.read, None, file, None, n, SpliceFlags::MOVE) {
+            match splice(&self.read, None, file, None, n, SpliceFlags::empty()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(k) => n -= k,
+                Ok(k) => {
+                    n -= k;
+                    first = false;
+                }
+                // Linux 5.10 and later refuse before moving anything.
                 Err(rustix::io::Errno::INVAL) if first => {
                     return Err(io::ErrorKind::Unsupported.into())
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
-            first = false;
         }
         Ok(())
     }
@@ -87,13 +93,13 @@ impl Pipe {
         let mut got = 0;
         while got < n {
             match rustix::io::read(&self.read, &mut buf[start + got..]) {
-                Ok(0) => break,
+                // This holds the write end: the pipe cannot end before `n`.
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(k) => got += k,
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        buf.truncate(start + got);
         Ok(())
     }
 }
@@ -162,8 +168,8 @@ mod tests {
 
     #[test]
     fn a_file_that_takes_no_splice_gets_the_bytes_back() {
-        // /dev/full has no splice_write: the first drain says Unsupported and the bytes
-        // are still in the pipe.
+        // /dev/full has no splice_write: from Linux 5.10 the first drain says Unsupported
+        // and the bytes are still in the pipe.
         let (mut out, inp) = connected();
         let full = std::fs::OpenOptions::new()
             .write(true)

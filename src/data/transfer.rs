@@ -382,7 +382,7 @@ pub fn receive(
     let mut buf = vec![0u8; RECV_START];
     let mut conv = ascii::CrlfToLf::new();
     let mut converted = Vec::new();
-    let mut may_splice = !ascii;
+    let mut may_splice = !ascii && matches!(inp, Stream::Plain(_));
     loop {
         // Ask for one byte past the budget: receiving it proves the upload is too big.
         let want = p
@@ -442,15 +442,15 @@ pub fn receive(
 }
 
 /// The rest of a plain binary upload through `pipe`, under the same bounds as the copy.
-/// None: this socket or file system takes no splice, and the upload goes on by copying
-/// (whatever the pipe held is in the file already).
+/// None: the upload goes on by copying (whatever the pipe held is in the file already),
+/// because splice cannot work here, or it returned 0: the end, or TCP urgent data, which
+/// splice stops at and a read skips, so the read decides.
 fn splice_rest(
     sock: &TcpStream,
     file: &File,
     pipe: &splice::Pipe,
     p: &mut Progress,
 ) -> Option<Outcome> {
-    let mut first = true;
     loop {
         let want = p
             .bounds
@@ -458,9 +458,8 @@ fn splice_rest(
             .saturating_add(1)
             .min(pipe.size);
         match pipe.fill(sock, want) {
-            Ok(0) => return Some(Outcome::Done(p.moved)),
+            Ok(0) => return None,
             Ok(n) => {
-                first = false;
                 let allowed = p.allowed(n);
                 let mut copy_on = false;
                 match pipe.drain(file, allowed) {
@@ -491,8 +490,7 @@ fn splice_rest(
                     return Some(end);
                 }
             }
-            // Nothing taken from the socket yet: copying goes on where it was.
-            Err(e) if first && e.kind() == io::ErrorKind::InvalidInput => return None,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => return None,
             Err(e) => return Some(Outcome::Broken(p.moved, e)),
         }
     }

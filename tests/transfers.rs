@@ -269,14 +269,17 @@ fn suppaftp_abort_mid_download() {
 // ---------- uploads by splice ----------
 
 /// The daemon's debug line when an upload goes on by splice.
+#[cfg(target_os = "linux")]
 const SPLICED: &str = "upload: by splice after the first";
 
+#[cfg(target_os = "linux")]
 fn spliced(s: &Server) -> usize {
     s.log().matches(SPLICED).count()
 }
 
 /// Starts `STOR name` in TYPE I, sends `bytes` and waits until the file holds them all.
 /// Returns the control and the (still open) data connection.
+#[cfg(target_os = "linux")]
 fn upload_in_part(s: &Server, name: &str, bytes: &[u8]) -> (Ctrl, TcpStream) {
     let mut c = s.ftp_login();
     c.cmd("TYPE I", 200);
@@ -297,6 +300,7 @@ fn upload_in_part(s: &Server, name: &str, bytes: &[u8]) -> (Ctrl, TcpStream) {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
     // Past its first 64 KiB, a plain binary upload goes from the socket to the file by
     // splice(2) on Linux. Real clients: whole files, a resume at its offset, a size limit
@@ -403,6 +407,7 @@ fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn urgent_data_does_not_end_a_spliced_upload() {
     // splice stops at TCP urgent data as at the end of the stream (it returns 0); a read
     // skips the urgent byte. An upload by splice must not end there with 226.

@@ -415,12 +415,15 @@ pub fn receive(
                 if let Some(end) = p.advance(n) {
                     return end;
                 }
+                // After splice_rest hands back (urgent data, no splice here), the rest
+                // is copied: a second pipe would meet the same.
                 if may_splice && p.moved >= SPLICE_AFTER {
                     may_splice = false;
-                    if let (Stream::Plain(sock), Some(pipe)) = (&*inp, splice::Pipe::new(file)) {
-                        log::debug!("upload: by splice after the first {} bytes", p.moved);
-                        if let Some(end) = splice_rest(sock, file, &pipe, &mut p) {
-                            return end;
+                    if let Stream::Plain(sock) = &*inp {
+                        if let Some(pipe) = splice::Pipe::new(file) {
+                            if let Some(end) = splice_rest(sock, file, &pipe, &mut p) {
+                                return end;
+                            }
                         }
                     }
                 }
@@ -451,6 +454,7 @@ fn splice_rest(
     pipe: &splice::Pipe,
     p: &mut Progress,
 ) -> Option<Outcome> {
+    let mut spliced = false;
     loop {
         let want = p
             .bounds
@@ -460,6 +464,10 @@ fn splice_rest(
         match pipe.fill(sock, want) {
             Ok(0) => return None,
             Ok(n) => {
+                if !spliced {
+                    spliced = true;
+                    log::debug!("upload: by splice after the first {} bytes", p.moved);
+                }
                 let allowed = p.allowed(n);
                 let mut copy_on = false;
                 match pipe.drain(file, allowed) {

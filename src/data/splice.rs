@@ -29,11 +29,12 @@ const MIN_SLOTS: usize = 64;
 /// A pipe between an upload's socket and its file.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub struct Pipe {
-    read: std::os::fd::OwnedFd,
+    /// The read end as a `File`, for `read_exact` on the way back to copying.
+    read: File,
     write: std::os::fd::OwnedFd,
     /// The most bytes one [`Pipe::fill`] asks for (its capacity in bytes, if every slot
     /// held a full page).
-    pub size: usize,
+    size: usize,
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -51,7 +52,16 @@ impl Pipe {
         let size = fcntl_setpipe_size(&write, PIPE_WANT)
             .or_else(|_| fcntl_getpipe_size(&write))
             .ok()?;
-        (size / rustix::param::page_size() >= MIN_SLOTS).then_some(Pipe { read, write, size })
+        (size / rustix::param::page_size() >= MIN_SLOTS).then(|| Pipe {
+            read: File::from(read),
+            write,
+            size,
+        })
+    }
+
+    /// The most bytes one [`Pipe::fill`] asks for.
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     /// Socket to pipe, at most `len` bytes (no more than [`Pipe::size`], and only into an
@@ -102,29 +112,19 @@ impl Pipe {
         Ok(())
     }
 
-    /// What the pipe holds, read into `buf` (the way back to copying).
+    /// `n` bytes the pipe holds, appended to `buf` (the way back to copying).
     pub fn read_out(&self, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
+        use std::io::Read;
         let start = buf.len();
         buf.resize(start + n, 0);
-        let mut got = 0;
-        while got < n {
-            match rustix::io::read(&self.read, &mut buf[start + got..]) {
-                // This holds the write end: the pipe cannot end before `n`.
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(k) => got += k,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
+        (&self.read).read_exact(&mut buf[start..])
     }
 }
 
-/// No splice here: uploads always copy.
+/// No splice here: no pipe can be made ([`Pipe::new`] gives None), so none of the
+/// methods can be called; they exist for the shared upload code to compile.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub struct Pipe {
-    pub size: usize,
-}
+pub enum Pipe {}
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 impl Pipe {
@@ -132,16 +132,20 @@ impl Pipe {
         None
     }
 
+    pub fn size(&self) -> usize {
+        match *self {}
+    }
+
     pub fn fill(&self, _sock: &TcpStream, _len: usize) -> io::Result<usize> {
-        Err(io::ErrorKind::Unsupported.into())
+        match *self {}
     }
 
     pub fn drain(&self, _file: &File, _n: usize) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
+        match *self {}
     }
 
     pub fn read_out(&self, _buf: &mut Vec<u8>, _n: usize) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
+        match *self {}
     }
 }
 
@@ -170,7 +174,7 @@ mod tests {
         drop(out);
         let mut got = 0;
         loop {
-            let n = pipe.fill(&inp, pipe.size).expect("fill");
+            let n = pipe.fill(&inp, pipe.size()).expect("fill");
             if n == 0 {
                 break;
             }
@@ -193,7 +197,7 @@ mod tests {
             .expect("/dev/full");
         let pipe = Pipe::new(&full).expect("pipe");
         out.write_all(b"held in the pipe").expect("send");
-        let n = pipe.fill(&inp, pipe.size).expect("fill");
+        let n = pipe.fill(&inp, pipe.size()).expect("fill");
         assert_eq!(n, 16);
         let e = pipe.drain(&full, n).expect_err("/dev/full took a splice");
         assert_eq!(e.kind(), io::ErrorKind::Unsupported);

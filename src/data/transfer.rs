@@ -382,7 +382,11 @@ pub fn receive(
     let mut buf = vec![0u8; RECV_START];
     let mut conv = ascii::CrlfToLf::new();
     let mut converted = Vec::new();
-    let mut may_splice = !ascii && matches!(inp, Stream::Plain(_));
+    // Plain and binary: the socket the rest may be spliced from, once SPLICE_AFTER came.
+    let mut splice_from = match &*inp {
+        Stream::Plain(sock) if !ascii => Some(std::sync::Arc::clone(sock)),
+        _ => None,
+    };
     loop {
         // Ask for one byte past the budget: receiving it proves the upload is too big.
         let want = p
@@ -415,16 +419,13 @@ pub fn receive(
                 if let Some(end) = p.advance(n) {
                     return end;
                 }
-                // After splice_rest hands back (urgent data, no splice here), the rest
-                // is copied: a second pipe would meet the same.
-                if may_splice && p.moved >= SPLICE_AFTER {
-                    may_splice = false;
-                    if let Stream::Plain(sock) = &*inp {
-                        if let Some(pipe) = splice::Pipe::new(file) {
-                            if let Some(end) = splice_rest(sock, file, &pipe, &mut p) {
-                                return end;
-                            }
-                        }
+                // Tried once: after splice_rest hands back (urgent data, no splice
+                // here), the rest is copied, as a second pipe would meet the same.
+                if let Some(sock) = splice_from.take_if(|_| p.moved >= SPLICE_AFTER) {
+                    let spliced = splice::Pipe::new(file)
+                        .and_then(|pipe| splice_rest(&sock, file, &pipe, &mut p));
+                    if let Some(end) = spliced {
+                        return end;
                     }
                 }
             }
@@ -458,9 +459,9 @@ fn splice_rest(
     loop {
         let want = p
             .bounds
-            .step(p.moved, pipe.size)
+            .step(p.moved, pipe.size())
             .saturating_add(1)
-            .min(pipe.size);
+            .min(pipe.size());
         match pipe.fill(sock, want) {
             Ok(0) => return None,
             Ok(n) => {

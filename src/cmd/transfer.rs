@@ -62,8 +62,8 @@ impl Session {
         if !self.transfer_ready()? {
             return Ok(());
         }
-        let r = self.with_vfs(|v| v.open_read(&path));
-        let Some(mut file) = self.fs_take(r, &path)? else {
+        let r = self.with_vfs(|v| v.open_regular(&path));
+        let Some((mut file, size)) = self.fs_take(r, &path)? else {
             return Ok(());
         };
         if offset > 0 {
@@ -75,7 +75,6 @@ impl Session {
             }
         }
         let ascii = self.ascii_active();
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let text = format!(
             "Opening {} mode data connection for {path} ({} bytes)",
             if ascii { "ASCII" } else { "BINARY" },
@@ -93,7 +92,8 @@ impl Session {
             if ascii {
                 data::transfer::send_file_ascii(&file, &mut stream, &bounds, &mut ctl)
             } else {
-                data::transfer::send_file(&file, &mut stream, &bounds, &mut ctl)
+                let left = size.saturating_sub(offset);
+                data::transfer::send_file(&file, offset, left, &mut stream, &bounds, &mut ctl)
             }
         };
         let outcome = close_data(stream, outcome, true);

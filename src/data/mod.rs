@@ -102,8 +102,8 @@ fn accept(
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
         match pl.listener.accept() {
+            // The listener is blocking, so is what it accepts (BSD's accept copies the flag).
             Ok((sock, addr)) => {
-                sock.set_nonblocking(false).map_err(OpenError::Io)?;
                 let mut from = addr.ip().to_canonical();
                 if let Some(proxy) = &peer.proxy {
                     // Before the address check: through a proxy, the header says who it is.

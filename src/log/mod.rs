@@ -156,9 +156,10 @@ fn write_line(f: &Option<Mutex<LogFile>>, line: &str) {
     }
 }
 
-fn json(value: serde_json::Value) {
-    if let Some(files) = FILES.get() {
-        write_line(&files.json, &value.to_string());
+/// Builds the event only when the JSON log is on: most daemons run without it.
+fn json(value: impl FnOnce() -> serde_json::Value) {
+    if let Some(files) = FILES.get().filter(|f| f.json.is_some()) {
+        write_line(&files.json, &value().to_string());
     }
 }
 
@@ -203,14 +204,16 @@ pub fn login(user: &str, remote: SocketAddr, method: &str, tls: &str) {
         "login user={} remote={remote} method={method} tls=\"{tls}\"",
         printable(user)
     );
-    json(serde_json::json!({
+    json(|| {
+        serde_json::json!({
         "time": rfc3339(SystemTime::now()),
         "event": "login",
         "user": bounded(user),
         "remote": remote.to_string(),
         "method": method,
         "tls": tls,
-    }));
+        })
+    });
 }
 
 /// A refused login, with the reason (for the administrator; the client got less).
@@ -220,13 +223,15 @@ pub fn login_failed(user: &str, remote: SocketAddr, reason: &str) {
         printable(user),
         printable(reason)
     );
-    json(serde_json::json!({
+    json(|| {
+        serde_json::json!({
         "time": rfc3339(SystemTime::now()),
         "event": "login_failed",
         "user": bounded(user),
         "remote": remote.to_string(),
         "reason": reason,
-    }));
+        })
+    });
 }
 
 /// How a transfer ended.
@@ -256,24 +261,35 @@ pub struct Transfer<'a> {
 }
 
 pub fn transfer(t: &Transfer<'_>) {
-    let result = match &t.outcome {
-        Outcome::Ok => "ok".to_string(),
-        Outcome::Aborted => "aborted".to_string(),
-        Outcome::Failed(why) => format!("failed reason=\"{}\"", printable(why)),
+    if ::log::log_enabled!(::log::Level::Info) {
+        let result = match &t.outcome {
+            Outcome::Ok => "ok".to_string(),
+            Outcome::Aborted => "aborted".to_string(),
+            Outcome::Failed(why) => format!("failed reason=\"{}\"", printable(why)),
+        };
+        ::log::info!(
+            "transfer {} user={} remote={} path={} bytes={} secs={:.3} result={result}",
+            t.verb,
+            printable(t.user),
+            t.remote,
+            printable(t.path),
+            t.bytes,
+            t.secs,
+        );
+    }
+    // Lines are made only for the logs that are on (most daemons run with neither).
+    let Some(files) = FILES
+        .get()
+        .filter(|f| f.xferlog.is_some() || f.json.is_some())
+    else {
+        return;
     };
-    ::log::info!(
-        "transfer {} user={} remote={} path={} bytes={} secs={:.3} result={result}",
-        t.verb,
-        printable(t.user),
-        t.remote,
-        printable(t.path),
-        t.bytes,
-        t.secs,
-    );
-    let Some(files) = FILES.get() else { return };
     let now = SystemTime::now();
     if let Some(line) = xferlog::line(t, now) {
         write_line(&files.xferlog, &line);
+        if files.json.is_none() {
+            return;
+        }
         let (result, reason) = match &t.outcome {
             Outcome::Ok => ("ok", None),
             Outcome::Aborted => ("aborted", None),
@@ -307,13 +323,15 @@ pub fn ban(ip: IpAddr, duration: Duration, reason: &str) {
         duration.as_secs(),
         printable(reason)
     );
-    json(serde_json::json!({
+    json(|| {
+        serde_json::json!({
         "time": rfc3339(SystemTime::now()),
         "event": "ban",
         "remote": ip.to_string(),
         "secs": duration.as_secs(),
         "reason": reason,
-    }));
+        })
+    });
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub struct ControlStream {
     buf: Vec<u8>,
     /// Skipping the rest of an over-long line until its LF.
     discarding: bool,
+    /// The socket's read timeout as last set (None: unknown). Every command moves the idle
+    /// deadline; this spares a setsockopt per command while the one set still fits.
+    read_timeout: Option<Option<Duration>>,
 }
 
 impl ControlStream {
@@ -54,6 +57,7 @@ impl ControlStream {
             io: Stream::Plain(sock),
             buf: Vec::new(),
             discarding: false,
+            read_timeout: None,
         })
     }
 
@@ -80,7 +84,9 @@ impl ControlStream {
         deadline: Instant,
     ) -> io::Result<()> {
         let sock = Arc::clone(self.io.shared_tcp());
+        self.read_timeout = None;
         sock.set_read_timeout(Some(crate::data::TICK))?;
+        self.read_timeout = Some(Some(crate::data::TICK));
         self.io = Stream::tls_control(choice, token, sock, deadline)?;
         self.buf = Vec::new();
         self.discarding = false;
@@ -109,12 +115,32 @@ impl ControlStream {
                 }
                 None => None,
             };
+            self.set_read_timeout(timeout)?;
+            match self.fill(false) {
+                // The timeout set may end a read a little before the deadline.
+                Err(ReadError::Timeout) if deadline.is_some() => {}
+                r => r?,
+            }
+        }
+    }
+
+    /// Sets the socket's read timeout to `want`, unless the one set already ends a read no
+    /// later than `want` and at most 1/64 of it earlier (read_line then waits again).
+    fn set_read_timeout(&mut self, want: Option<Duration>) -> Result<(), ReadError> {
+        let fits = match (self.read_timeout, want) {
+            (Some(None), None) => true,
+            (Some(Some(set)), Some(want)) => set <= want && want - set <= want / 64,
+            _ => false,
+        };
+        if !fits {
+            self.read_timeout = None;
             self.io
                 .tcp()
-                .set_read_timeout(timeout)
+                .set_read_timeout(want)
                 .map_err(ReadError::Io)?;
-            self.fill()?;
+            self.read_timeout = Some(want);
         }
+        Ok(())
     }
 
     /// A line if one is already complete or arrives without blocking (used between the
@@ -125,6 +151,10 @@ impl ControlStream {
         if let Some(line) = self.take_line() {
             return line.map(Some);
         }
+        if matches!(self.io, Stream::Plain(_)) {
+            return self.fill_to_line();
+        }
+        // rustls reads the socket itself: it is made non-blocking for the while.
         self.io.tcp().set_nonblocking(true).map_err(ReadError::Io)?;
         let r = self.fill_to_line();
         self.io
@@ -134,10 +164,10 @@ impl ControlStream {
         r
     }
 
-    /// Reads until a line is complete or nothing more has arrived (non-blocking socket).
+    /// Reads until a line is complete or nothing more has arrived, without blocking.
     fn fill_to_line(&mut self) -> Result<Option<String>, ReadError> {
         for _ in 0..MAX_FILLS {
-            match self.fill() {
+            match self.fill(true) {
                 Ok(()) => {
                     if let Some(line) = self.take_line() {
                         return line.map(Some);
@@ -150,10 +180,19 @@ impl ControlStream {
         Ok(None)
     }
 
-    /// Reads what is available into the buffer.
-    fn fill(&mut self) -> Result<(), ReadError> {
+    /// Reads what is available into the buffer. `now_only`: the caller made a TLS socket
+    /// non-blocking; a plain one is read with MSG_DONTWAIT (one syscall, not three).
+    fn fill(&mut self, now_only: bool) -> Result<(), ReadError> {
         let mut chunk = [0u8; 1024];
-        match self.io.read(&mut chunk) {
+        let got = match &mut self.io {
+            Stream::Plain(s) if now_only => {
+                rustix::net::recv(&**s, &mut chunk[..], rustix::net::RecvFlags::DONTWAIT)
+                    .map(|(n, _)| n)
+                    .map_err(io::Error::from)
+            }
+            io => io.read(&mut chunk),
+        };
+        match got {
             Ok(0) => Err(ReadError::Closed),
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);

@@ -408,6 +408,61 @@ fn big_plain_binary_uploads_go_by_splice_and_arrive_whole() {
 
 #[test]
 #[cfg(target_os = "linux")]
+fn transfers_where_splice_and_sendfile_are_refused_are_copied_whole() {
+    // A seccomp filter that makes splice(2) and sendfile(2) fail with EPERM, as a
+    // container's or a service manager's policy may (tests/tools/deny_syscall.py). Past its
+    // first 64 KiB each upload tries splice once, is refused, and goes on by copying; each
+    // download tries sendfile once and is copied. Nothing is lost either way.
+    let python = tool("python3", "apt-get install -y python3");
+    let deny = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/deny_syscall.py");
+    let big = random_bytes(5 << 20, 47);
+    let s = Server::start(
+        ServerOpts::new()
+            .arg("-d")
+            .file("down.bin", &big)
+            .wrapped(&[
+                &python.get_program().to_string_lossy(),
+                deny,
+                "splice,sendfile",
+            ]),
+    );
+    let h = s.home();
+    fs::write(s.local().join("big.bin"), &big).unwrap();
+    s.curl_ok(&["-T", "big.bin", &s.url("big.bin")]);
+    assert!(fs::read(h.join("big.bin")).unwrap() == big, "curl -T");
+    s.python_ok(
+        "ftp = login()\n\
+         with open(os.path.join(LOCAL, 'big.bin'), 'rb') as f:\n\
+         \x20   ftp.storbinary('STOR py.bin', f, blocksize=1 << 20)\n\
+         ftp.quit()",
+    );
+    assert!(fs::read(h.join("py.bin")).unwrap() == big, "ftplib");
+    let got = s.curl_ok(&[&s.url("down.bin")]);
+    assert!(got == big, "curl RETR: {} bytes", got.len());
+    // A resumed download: copied from its offset.
+    let got = s.curl_ok(&["-C", "1000000", &s.url("down.bin")]);
+    assert!(
+        got[..] == big[1_000_000..],
+        "curl REST + RETR: {} bytes",
+        got.len()
+    );
+    let log = s.log();
+    let refused = |what: &str| log.matches(what).count();
+    assert_eq!(
+        refused("upload: no splice from this socket (Operation not permitted"),
+        2,
+        "splice was not tried and refused once per upload:\n{log}"
+    );
+    assert_eq!(
+        refused("download: no sendfile here (Operation not permitted"),
+        2,
+        "sendfile was not tried and refused once per download:\n{log}"
+    );
+    assert_eq!(spliced(&s), 0, "an upload went by splice under the filter");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
 fn urgent_data_does_not_end_a_spliced_upload() {
     // splice stops at TCP urgent data as at the end of the stream (it returns 0); a read
     // skips the urgent byte. An upload by splice must not end there with 226.

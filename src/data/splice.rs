@@ -74,9 +74,9 @@ impl Pipe {
         use rustix::pipe::{splice, SpliceFlags};
         match splice(sock, None, &self.write, None, len, SpliceFlags::empty()) {
             Ok(n) => Ok(n),
-            Err(Errno::INVAL | Errno::NOSYS | Errno::PERM | Errno::OPNOTSUPP) => {
-                Err(io::ErrorKind::Unsupported.into())
-            }
+            Err(e @ (Errno::INVAL | Errno::NOSYS | Errno::PERM | Errno::OPNOTSUPP)) => Err(
+                io::Error::new(io::ErrorKind::Unsupported, io::Error::from(e)),
+            ),
             Err(e) => Err(e.into()),
         }
     }
@@ -102,8 +102,11 @@ impl Pipe {
                     first = false;
                 }
                 // Linux 5.10 and later refuse before moving anything.
-                Err(rustix::io::Errno::INVAL) if first => {
-                    return Err(io::ErrorKind::Unsupported.into())
+                Err(e @ rustix::io::Errno::INVAL) if first => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        io::Error::from(e),
+                    ))
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),

@@ -193,8 +193,11 @@ pub fn send_file(
                         return end;
                     }
                 }
-                // This file system cannot sendfile: copy through a buffer instead.
-                Some(Err(e)) if e.kind() == io::ErrorKind::InvalidInput && p.moved == 0 => break,
+                // No sendfile from this file or in this process: copy through a buffer.
+                Some(Err(e)) if e.kind() == io::ErrorKind::Unsupported && p.moved == 0 => {
+                    log::debug!("download: no sendfile here ({e}), copying");
+                    break;
+                }
                 Some(Err(e)) => return Outcome::Broken(p.moved, e),
                 None => break,
             }
@@ -254,7 +257,16 @@ fn sendfile(
     offset: &mut u64,
     count: usize,
 ) -> Option<io::Result<usize>> {
-    Some(rustix::fs::sendfile(sock, file, Some(offset), count).map_err(io::Error::from))
+    use rustix::io::Errno;
+    Some(
+        rustix::fs::sendfile(sock, file, Some(offset), count).map_err(|e| match e {
+            // This file system cannot (EINVAL), or a seccomp filter refuses it (EPERM).
+            Errno::INVAL | Errno::NOSYS | Errno::PERM | Errno::OPNOTSUPP => {
+                io::Error::new(io::ErrorKind::Unsupported, io::Error::from(e))
+            }
+            e => io::Error::from(e),
+        }),
+    )
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -488,6 +500,7 @@ fn splice_rest(
                 match pipe.drain(file, allowed) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                        log::debug!("upload: no splice into this file ({e}), copying on");
                         let mut held = Vec::new();
                         let back = pipe.read_out(&mut held, allowed);
                         if let Err(e) = back.and_then(|()| (&*file).write_all(&held)) {
@@ -513,7 +526,10 @@ fn splice_rest(
                     return Some(end);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => return None,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                log::debug!("upload: no splice from this socket ({e}), copying on");
+                return None;
+            }
             Err(e) => return Some(Outcome::Broken(p.moved, e)),
         }
     }

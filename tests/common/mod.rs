@@ -105,6 +105,7 @@ pub struct ServerOpts {
     extra: Vec<(String, Vec<u8>)>,
     args: Vec<String>,
     ipv6: bool,
+    wrapper: Vec<String>,
 }
 
 impl Default for ServerOpts {
@@ -124,6 +125,7 @@ impl ServerOpts {
             extra: Vec::new(),
             args: Vec::new(),
             ipv6: false,
+            wrapper: Vec::new(),
         }
     }
     /// Set any config key by path, e.g. `set("/ftpd/banner", "hi")`.
@@ -187,6 +189,12 @@ impl ServerOpts {
     /// A file beside the config file (for relative paths like `banner_file`).
     pub fn config_dir_file(mut self, rel: &str, content: impl AsRef<[u8]>) -> Self {
         self.extra.push((rel.into(), content.as_ref().to_vec()));
+        self
+    }
+    /// Run the daemon through this command, given the daemon's command line as its last
+    /// arguments; it must exec it (the PID stays the daemon's).
+    pub fn wrapped(mut self, wrapper: &[&str]) -> Self {
+        self.wrapper = wrapper.iter().map(|a| a.to_string()).collect();
         self
     }
     /// A directory in the default user's home.
@@ -305,7 +313,15 @@ impl Server {
             fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
             let log = fs::File::create(&log_path).unwrap();
             let out = fs::File::create(root.join("ferroftpd.stdout")).unwrap();
-            let mut child = Command::new(bin())
+            let mut cmd = match opts.wrapper.split_first() {
+                Some((first, rest)) => {
+                    let mut c = Command::new(first);
+                    c.args(rest).arg(bin());
+                    c
+                }
+                None => Command::new(bin()),
+            };
+            let mut child = cmd
                 .arg("--config")
                 .arg(&config_path)
                 .args(&opts.args)

@@ -212,6 +212,28 @@ fn passive_data_connection_not_made_gives_425() {
 }
 
 #[test]
+fn abor_ends_the_wait_for_a_passive_data_connection() {
+    // While it waits for the client to connect, the session polls the listener a tick at
+    // a time and looks at the control connection in between: ABOR ends the wait with 426
+    // and 226, long before the 20 s bound, and the session goes on.
+    let s = Server::start(ServerOpts::new().file("a.txt", "hello"));
+    let mut c = s.ftp_login();
+    c.pasv();
+    c.send("RETR a.txt");
+    c.expect_prelim();
+    let asked = std::time::Instant::now();
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "ABOR answered after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(c.get("RETR a.txt"), b"hello");
+}
+
+#[test]
 fn passive_port_range_is_used() {
     let lo = free_port("127.0.0.1".parse().unwrap());
     let hi = lo.saturating_add(20);

@@ -94,16 +94,16 @@ fn accept(
     peer: &Peer,
     ctl: &mut dyn FnMut(u64) -> Ctl,
 ) -> Result<TcpStream, OpenError> {
-    // accept() honours SO_RCVTIMEO on Linux and the BSDs: a bounded wait with no polling
-    // delay when the client is already connecting.
-    socket2::SockRef::from(&pl.listener)
-        .set_read_timeout(Some(TICK))
-        .map_err(OpenError::Io)?;
+    // The listener is non-blocking: accept at once when the client is already connecting
+    // (as most do before sending the command), else wait for it by poll(2) a TICK at a time.
+    // Not SO_RCVTIMEO: accept() honours it on Linux, but not on the BSDs or macOS.
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
         match pl.listener.accept() {
-            // The listener is blocking, so is what it accepts (BSD's accept copies the flag).
             Ok((sock, addr)) => {
+                // The BSDs' accept copies the listener's O_NONBLOCK; Linux's does not.
+                #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                sock.set_nonblocking(false).map_err(OpenError::Io)?;
                 let mut from = addr.ip().to_canonical();
                 if let Some(proxy) = &peer.proxy {
                     // Before the address check: through a proxy, the header says who it is.
@@ -138,6 +138,11 @@ fn accept(
                         | io::ErrorKind::Interrupted
                 ) =>
             {
+                wait_readable(
+                    &pl.listener,
+                    deadline.saturating_duration_since(Instant::now()),
+                )
+                .map_err(OpenError::Io)?;
                 if ctl(0) == Ctl::Abort {
                     return Err(OpenError::Aborted);
                 }
@@ -147,5 +152,16 @@ fn accept(
             }
             Err(e) => return Err(OpenError::Io(e)),
         }
+    }
+}
+
+/// Waits until `l` has a connection to accept, or `limit` passes.
+fn wait_readable(l: &std::net::TcpListener, limit: Duration) -> io::Result<()> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    // Under a second, so the conversion cannot fail.
+    let limit = Timespec::try_from(limit.min(TICK)).unwrap_or_default();
+    match poll(&mut [PollFd::new(l, PollFlags::IN)], Some(&limit)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }

@@ -128,6 +128,8 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     }
     sock.bind(&addr.into())?;
     sock.listen(8)?;
+    // data::accept polls it (the BSDs' accept has no timeout).
+    sock.set_nonblocking(true)?;
     Ok(sock.into())
 }
 

@@ -167,7 +167,7 @@ impl Session {
 
     /// The client's first bytes are a PROXY header it may not send: log it, and the caller
     /// closes the connection without a reply (the header must not be taken as commands).
-    fn forbidden_proxy_header(&self) -> bool {
+    fn forbidden_proxy_header(&mut self) -> bool {
         if !self.refuse_proxy_header {
             return false;
         }

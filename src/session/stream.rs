@@ -61,7 +61,10 @@ impl ControlStream {
         })
     }
 
-    pub fn socket(&self) -> &TcpStream {
+    /// The socket, for a caller that may change its read timeout: the one remembered here
+    /// is forgotten, so the next read sets its own.
+    pub fn socket(&mut self) -> &TcpStream {
+        self.read_timeout = None;
         self.io.tcp()
     }
 

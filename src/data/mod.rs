@@ -101,7 +101,8 @@ fn accept(
     loop {
         match pl.listener.accept() {
             Ok((sock, addr)) => {
-                // The BSDs' accept copies the listener's O_NONBLOCK; Linux's does not.
+                // macOS's accept copies the listener's O_NONBLOCK (the accept4 std uses
+                // elsewhere does not): the session's reads and writes must block.
                 #[cfg(not(any(target_os = "linux", target_os = "android")))]
                 sock.set_nonblocking(false).map_err(OpenError::Io)?;
                 let mut from = addr.ip().to_canonical();
@@ -130,29 +131,47 @@ fn accept(
                 }
                 return Ok(sock);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                wait_readable(
-                    &pl.listener,
-                    deadline.saturating_duration_since(Instant::now()),
-                )
-                .map_err(OpenError::Io)?;
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || accept_retries(&e) => {
+                // Checked before the wait, so that a connection the last wait saw is
+                // still accepted.
                 if ctl(0) == Ctl::Abort {
                     return Err(OpenError::Aborted);
                 }
                 if Instant::now() >= deadline {
                     return Err(OpenError::Timeout);
                 }
+                wait_readable(
+                    &pl.listener,
+                    deadline.saturating_duration_since(Instant::now()),
+                )
+                .map_err(OpenError::Io)?;
             }
             Err(e) => return Err(OpenError::Io(e)),
         }
     }
+}
+
+/// Errors accept(2) returns for one connection, not for the listener: a connection reset
+/// before it was taken (ECONNABORTED), and the network errors Linux passes on, which its
+/// manual says to retry like EAGAIN.
+fn accept_retries(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let Some(code) = e.raw_os_error() else {
+        return false;
+    };
+    [
+        Errno::CONNABORTED,
+        Errno::INTR,
+        Errno::PROTO,
+        Errno::NETDOWN,
+        Errno::NETUNREACH,
+        Errno::HOSTUNREACH,
+        Errno::HOSTDOWN,
+        Errno::NOPROTOOPT,
+        Errno::OPNOTSUPP,
+    ]
+    .iter()
+    .any(|x| x.raw_os_error() == code)
 }
 
 /// Waits until `l` has a connection to accept, or `limit` passes.

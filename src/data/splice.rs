@@ -101,8 +101,14 @@ impl Pipe {
                     n -= k;
                     first = false;
                 }
-                // Linux 5.10 and later refuse before moving anything.
-                Err(e @ rustix::io::Errno::INVAL) if first => {
+                // Linux 5.10 and later refuse before moving anything (EINVAL), and so
+                // does a seccomp filter or a kernel without splice.
+                Err(
+                    e @ (rustix::io::Errno::INVAL
+                    | rustix::io::Errno::NOSYS
+                    | rustix::io::Errno::PERM
+                    | rustix::io::Errno::OPNOTSUPP),
+                ) if first => {
                     return Err(io::Error::new(
                         io::ErrorKind::Unsupported,
                         io::Error::from(e),

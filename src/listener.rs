@@ -314,15 +314,16 @@ fn spawn(
             let (_guard, client) = match guard {
                 Some(g) => (g, None),
                 None => {
-                    let client = match crate::proxy_proto::read_header(&stream, policy) {
-                        Ok(h) => h.and_then(|h| h.source()),
-                        Err(e) => {
-                            // Only this connection is closed; nothing is sent, as the bytes
-                            // were not FTP and the proxy may not be either.
-                            log::warn!("connection from {peer} closed: {e}");
-                            return;
-                        }
-                    };
+                    let client =
+                        match crate::proxy_proto::read_header(&stream, policy, &mut || false) {
+                            Ok(h) => h.and_then(|h| h.source()),
+                            Err(e) => {
+                                // Only this connection is closed; nothing is sent, as the bytes
+                                // were not FTP and the proxy may not be either.
+                                log::warn!("connection from {peer} closed: {e}");
+                                return;
+                            }
+                        };
                     match admit(&srv, &mut stream, client.unwrap_or(peer)) {
                         Some(g) => (g, client),
                         None => return,

@@ -39,6 +39,8 @@ const V1_SIG: &[u8] = b"PROXY ";
 const V2_SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
 /// How often detection looks again when only part of a signature has arrived.
 const PREFIX_POLL: Duration = Duration::from_millis(10);
+/// The longest single wait for header bytes: between waits the caller may stop it.
+const SLICE: Duration = Duration::from_millis(100);
 
 /// `common.proxy_protocol`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +145,8 @@ pub enum ProxyError {
     Malformed(String),
     /// The peer closed the connection first.
     Closed,
+    /// The caller asked to stop waiting (ABOR during a data connection's header).
+    Stopped,
     Io(io::Error),
 }
 
@@ -161,6 +165,7 @@ impl fmt::Display for ProxyError {
             ),
             ProxyError::Malformed(why) => write!(f, "malformed PROXY header: {why}"),
             ProxyError::Closed => write!(f, "closed before sending a PROXY header"),
+            ProxyError::Stopped => write!(f, "stopped while waiting for a PROXY header"),
             ProxyError::Io(e) => write!(f, "reading the PROXY header: {e}"),
         }
     }
@@ -193,13 +198,25 @@ fn classify(bytes: &[u8]) -> Start {
     }
 }
 
-/// A read timeout until `deadline` (std refuses a zero timeout).
+/// A read timeout of a [`SLICE`] at most, towards `deadline` (std refuses a zero timeout).
+/// False when the deadline has passed.
 fn set_timeout(sock: &TcpStream, deadline: Instant) -> io::Result<bool> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Ok(false);
     }
-    sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+    sock.set_read_timeout(Some(left.clamp(Duration::from_millis(1), SLICE)))?;
+    Ok(true)
+}
+
+/// A read timed out: go on waiting (Ok) while `deadline` is ahead and `stop` says no.
+fn still_waiting(deadline: Instant, stop: &mut dyn FnMut() -> bool) -> Result<bool, ProxyError> {
+    if Instant::now() >= deadline {
+        return Ok(false);
+    }
+    if stop() {
+        return Err(ProxyError::Stopped);
+    }
     Ok(true)
 }
 
@@ -213,10 +230,15 @@ fn is_timeout(e: &io::Error) -> bool {
 /// Peeks at the first bytes until they tell what they are. `wait` bounds the wait for the
 /// first byte (None when nothing came); once part of a signature is there, the rest has
 /// until `deadline`.
-fn detect(sock: &TcpStream, wait: Instant, deadline: Instant) -> Result<Option<Start>, ProxyError> {
+fn detect(
+    sock: &TcpStream,
+    wait: Instant,
+    deadline: Instant,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<Option<Start>, ProxyError> {
     let mut buf = [0u8; V2_SIG.len()];
     let mut started = false;
-    // Bounded: every turn either returns or sleeps PREFIX_POLL towards `deadline`.
+    // Bounded: every turn either returns or waits a slice or PREFIX_POLL towards `deadline`.
     loop {
         let until = if started { deadline } else { wait };
         if !set_timeout(sock, until).map_err(ProxyError::Io)? {
@@ -233,10 +255,16 @@ fn detect(sock: &TcpStream, wait: Instant, deadline: Instant) -> Result<Option<S
                     // Only a split segment gets here; the rest is on its way.
                     started = true;
                     std::thread::sleep(PREFIX_POLL);
+                    if stop() {
+                        return Err(ProxyError::Stopped);
+                    }
                 }
                 other => return Ok(Some(other)),
             },
             Err(e) if is_timeout(&e) => {
+                if still_waiting(until, stop)? {
+                    continue;
+                }
                 if started {
                     return Err(ProxyError::Timeout);
                 }
@@ -249,7 +277,12 @@ fn detect(sock: &TcpStream, wait: Instant, deadline: Instant) -> Result<Option<S
 }
 
 /// Reads exactly `buf.len()` bytes by `deadline`.
-fn read_exact_by(sock: &TcpStream, buf: &mut [u8], deadline: Instant) -> Result<(), ProxyError> {
+fn read_exact_by(
+    sock: &TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<(), ProxyError> {
     let mut got = 0;
     let mut s = sock;
     while got < buf.len() {
@@ -259,7 +292,11 @@ fn read_exact_by(sock: &TcpStream, buf: &mut [u8], deadline: Instant) -> Result<
         match s.read(&mut buf[got..]) {
             Ok(0) => return Err(ProxyError::Closed),
             Ok(n) => got += n,
-            Err(e) if is_timeout(&e) => return Err(ProxyError::Timeout),
+            Err(e) if is_timeout(&e) => {
+                if !still_waiting(deadline, stop)? {
+                    return Err(ProxyError::Timeout);
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(ProxyError::Io(e)),
         }
@@ -268,14 +305,23 @@ fn read_exact_by(sock: &TcpStream, buf: &mut [u8], deadline: Instant) -> Result<
 }
 
 /// Reads the header `policy` asks for. `Ok(None)`: no header, serve the connection as it
-/// is. The socket's read timeout is cleared afterwards.
-pub fn read_header(sock: &TcpStream, policy: Policy) -> Result<Option<Header>, ProxyError> {
-    let r = read_header_inner(sock, policy);
+/// is. While it waits, `stop` is asked every [`SLICE`] whether to give up (a data
+/// connection's session looks for ABOR). The socket's read timeout is cleared afterwards.
+pub fn read_header(
+    sock: &TcpStream,
+    policy: Policy,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<Option<Header>, ProxyError> {
+    let r = read_header_inner(sock, policy, stop);
     let _ = sock.set_read_timeout(None);
     r
 }
 
-fn read_header_inner(sock: &TcpStream, policy: Policy) -> Result<Option<Header>, ProxyError> {
+fn read_header_inner(
+    sock: &TcpStream,
+    policy: Policy,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<Option<Header>, ProxyError> {
     let now = Instant::now();
     let deadline = now + HEADER_TIMEOUT;
     let wait = match policy {
@@ -284,23 +330,27 @@ fn read_header_inner(sock: &TcpStream, policy: Policy) -> Result<Option<Header>,
         Policy::Optional => now + OPTIONAL_WAIT,
         Policy::Required => deadline,
     };
-    let start = detect(sock, wait, deadline)?;
+    let start = detect(sock, wait, deadline, stop)?;
     let required = policy == Policy::Required;
     match start {
-        Some(Start::V1) => read_v1(sock, deadline).map(Some),
-        Some(Start::V2) => read_v2(sock, deadline).map(Some),
+        Some(Start::V1) => read_v1(sock, deadline, stop).map(Some),
+        Some(Start::V2) => read_v2(sock, deadline, stop).map(Some),
         None if required => Err(ProxyError::Timeout),
         Some(_) if required => Err(ProxyError::Missing),
         _ => Ok(None),
     }
 }
 
-fn read_v1(sock: &TcpStream, deadline: Instant) -> Result<Header, ProxyError> {
+fn read_v1(
+    sock: &TcpStream,
+    deadline: Instant,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<Header, ProxyError> {
     let mut line = Vec::with_capacity(V1_MAX);
     let mut byte = [0u8; 1];
     // One byte at a time: the header ends at CRLF and what follows is not ours to take.
     while line.len() < V1_MAX {
-        read_exact_by(sock, &mut byte, deadline)?;
+        read_exact_by(sock, &mut byte, deadline, stop)?;
         line.push(byte[0]);
         if line.ends_with(b"\r\n") {
             return parse_v1(&line).map_err(ProxyError::Malformed);
@@ -311,9 +361,13 @@ fn read_v1(sock: &TcpStream, deadline: Instant) -> Result<Header, ProxyError> {
     )))
 }
 
-fn read_v2(sock: &TcpStream, deadline: Instant) -> Result<Header, ProxyError> {
+fn read_v2(
+    sock: &TcpStream,
+    deadline: Instant,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<Header, ProxyError> {
     let mut fixed = [0u8; 16];
-    read_exact_by(sock, &mut fixed, deadline)?;
+    read_exact_by(sock, &mut fixed, deadline, stop)?;
     let len = usize::from(u16::from_be_bytes([fixed[14], fixed[15]]));
     if len > V2_MAX_BODY {
         return Err(ProxyError::Malformed(format!(
@@ -321,7 +375,7 @@ fn read_v2(sock: &TcpStream, deadline: Instant) -> Result<Header, ProxyError> {
         )));
     }
     let mut body = vec![0u8; len];
-    read_exact_by(sock, &mut body, deadline)?;
+    read_exact_by(sock, &mut body, deadline, stop)?;
     parse_v2(&fixed, &body).map_err(ProxyError::Malformed)
 }
 
@@ -452,7 +506,7 @@ pub fn parse_v2(fixed: &[u8; 16], body: &[u8]) -> Result<Header, String> {
 /// not send. False when the bytes are something else, or when none came in time.
 pub fn sends_header(sock: &TcpStream, deadline: Instant) -> bool {
     let header_deadline = deadline.max(Instant::now() + HEADER_TIMEOUT);
-    let r = detect(sock, deadline, header_deadline);
+    let r = detect(sock, deadline, header_deadline, &mut || false);
     let _ = sock.set_read_timeout(None);
     // A truncated or slow signature is still an attempt at a header.
     matches!(
@@ -592,7 +646,9 @@ mod tests {
         let (s, mut c) = pair();
         c.write_all(b"PROXY TCP4 192.0.2.7 198.51.100.1 56324 21\r\nUSER x\r\n")
             .unwrap();
-        let h = read_header(&s, Policy::Required).unwrap().unwrap();
+        let h = read_header(&s, Policy::Required, &mut || false)
+            .unwrap()
+            .unwrap();
         assert_eq!(h.source(), Some("192.0.2.7:56324".parse().unwrap()));
         let mut rest = [0u8; 8];
         (&s).read_exact(&mut rest).unwrap();
@@ -603,7 +659,9 @@ mod tests {
         c.write_all(&f).unwrap();
         c.write_all(&body).unwrap();
         c.write_all(b"DATA").unwrap();
-        let h = read_header(&s, Policy::Optional).unwrap().unwrap();
+        let h = read_header(&s, Policy::Optional, &mut || false)
+            .unwrap()
+            .unwrap();
         assert_eq!(h.source(), Some("192.0.2.7:80".parse().unwrap()));
         let mut rest = [0u8; 4];
         (&s).read_exact(&mut rest).unwrap();
@@ -614,7 +672,9 @@ mod tests {
     fn optional_leaves_other_bytes_and_required_refuses_them() {
         let (s, mut c) = pair();
         c.write_all(b"upload bytes").unwrap();
-        assert!(read_header(&s, Policy::Optional).unwrap().is_none());
+        assert!(read_header(&s, Policy::Optional, &mut || false)
+            .unwrap()
+            .is_none());
         let mut rest = [0u8; 6];
         (&s).read_exact(&mut rest).unwrap();
         assert_eq!(&rest, b"upload");
@@ -622,11 +682,11 @@ mod tests {
         let (s, mut c) = pair();
         c.write_all(b"USER x\r\n").unwrap();
         assert!(matches!(
-            read_header(&s, Policy::Required),
+            read_header(&s, Policy::Required, &mut || false),
             Err(ProxyError::Missing)
         ));
         assert!(matches!(
-            read_header(&s, Policy::Refuse),
+            read_header(&s, Policy::Refuse, &mut || false),
             Err(ProxyError::NotAllowed)
         ));
     }
@@ -641,7 +701,7 @@ mod tests {
         f[14..16].copy_from_slice(&60000u16.to_be_bytes());
         c.write_all(&f).unwrap();
         assert!(matches!(
-            read_header(&s, Policy::Required),
+            read_header(&s, Policy::Required, &mut || false),
             Err(ProxyError::Malformed(_))
         ));
 
@@ -649,7 +709,7 @@ mod tests {
         c.write_all(format!("PROXY {}", "1".repeat(200)).as_bytes())
             .unwrap();
         assert!(matches!(
-            read_header(&s, Policy::Required),
+            read_header(&s, Policy::Required, &mut || false),
             Err(ProxyError::Malformed(_))
         ));
     }

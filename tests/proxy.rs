@@ -196,6 +196,34 @@ fn passive_data_connections_need_their_header_too() {
 }
 
 #[test]
+fn abor_ends_the_wait_for_a_data_connections_header() {
+    // A passive data connection from the proxy that has sent no header yet: the session
+    // waits for it (up to 10 s) while looking at the control connection, so ABOR ends the
+    // wait at once with 426 and 226, and the session goes on.
+    let server = Server::start(proxied(2, &["127.0.0.2/32"]));
+    let front: SocketAddr = "198.51.100.1:21".parse().unwrap();
+    let client = SocketAddr::new(ip(CLIENT), 40400);
+    let mut c = ctrl_with(&server, &v2(client, front));
+    c.login(USER, PASS);
+    let d = data_with(&mut c, b"");
+    c.send("RETR f.txt");
+    c.expect_prelim();
+    // The connection is already made: the server accepts it and waits for its header.
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    c.send("ABOR");
+    c.expect(426);
+    c.expect(226);
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "ABOR answered after {:?}",
+        asked.elapsed()
+    );
+    drop(d);
+    c.cmd("NOOP", 200);
+}
+
+#[test]
 fn malformed_or_slow_headers_close_only_that_connection() {
     let server = Server::start(proxied(2, &["127.0.0.2/32"]));
     let front: SocketAddr = "198.51.100.1:21".parse().unwrap();

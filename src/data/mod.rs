@@ -115,11 +115,16 @@ fn accept(
                         }
                         p => p,
                     };
-                    match crate::proxy_proto::read_header(&sock, policy) {
+                    // ABOR is seen while the header is awaited, as while the connection is.
+                    let mut stop = || ctl(0) == Ctl::Abort;
+                    match crate::proxy_proto::read_header(&sock, policy, &mut stop) {
                         Ok(h) => {
                             if let Some(client) = h.and_then(|h| h.source()) {
                                 from = client.ip();
                             }
+                        }
+                        Err(crate::proxy_proto::ProxyError::Stopped) => {
+                            return Err(OpenError::Aborted)
                         }
                         Err(e) => return Err(OpenError::Proxy(from, e.to_string())),
                     }

@@ -9,7 +9,8 @@
 #   - idle-conns BENCH_REPEAT times, each on a freshly started server (memory grown by
 #     earlier load would otherwise be reused and show as ~0 KiB per connection);
 #   - ferroftpd only: sessions-10k, 10,000 logged-in sessions held on one fresh server.
-# Then, with stor-big, every server at once for STOR rounds (bench/stor_rounds.py: why).
+# Then, with small-files, bench/smallfloor.rs (the least a server does per small file), and
+# with stor-big, every server at once for STOR rounds (bench/stor_rounds.py: why).
 # Every server is stopped by its PID (the peer scripts' stop), however the run ends.
 #
 # Environment (all optional):
@@ -19,6 +20,8 @@
 #   BENCH_LIMITS=1 (0: skip limit.sh and bench/floors.py, the machine's limits)
 #   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
 #   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py)
+#   BENCH_NATIVE=1 (0: skip small files with the native client, bench/small_native.py, and
+#                   its bare-server floor; needs `cargo build --release --examples`)
 #   BENCH_ROUNDS=5 (STOR rounds with the servers interleaved, bench/stor_rounds.py; 0: skip)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
@@ -121,6 +124,17 @@ for p in $SERVERS; do
                     --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
                     --out "$OUT" 2>>"$LOG"
             fi
+            # Small files with a native client (bench/small_native.py: why there); over TLS
+            # also in TLS 1.2, where each data connection resumes the control's own session.
+            if has small-files && [ "${BENCH_NATIVE:-1}" != 0 ]; then
+                versions=1.3
+                [ "$tls" = none ] || versions="1.3 1.2"
+                for v in $versions; do
+                    timeout 900 "$PY" "$REPO/bench/small_native.py" --port "$port" --pid "$pid" \
+                        --label "$p" --tls "$tls" --tls-version "$v" --cafile "$BENCH/peers/tmp/cert.pem" \
+                        --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
+                done
+            fi
             stop "$p"
         fi
         # Issue 5's benchmark: logins without the password cache (the user's hash checked at
@@ -148,6 +162,12 @@ for p in $SERVERS; do
         fi
     done
 done
+# Small files against a server that does only what FTP requires (bench/smallfloor.rs).
+# After the servers: its files, deleted at its end, would slow the next server's creations.
+if has small-files && [ "${BENCH_NATIVE:-1}" != 0 ]; then
+    echo "=== the bare small-files server $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+    timeout 900 "$PY" "$REPO/bench/small_native.py" --floor --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
+fi
 if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
     echo "=== STOR rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
     specs=""

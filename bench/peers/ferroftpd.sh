@@ -11,8 +11,10 @@ SHARED="${SHARED:-$REPO/../shared}"
 . "$SHARED/bench/peers/common.sh"
 NAME=ferroftpd
 PORT="${PORT:-2126}"
-PASV_START="${PASV_START:-31000}"
-PASV_END="${PASV_END:-32999}"
+# Below the ephemeral ports (32768-60999): the clients' own sockets there made 1 passive
+# bind in 6 fail. The peers use 20000-29999.
+PASV_START="${PASV_START:-18000}"
+PASV_END="${PASV_END:-19999}"
 FERROFTPD="${FERROFTPD:-$REPO/target/release/ferroftpd}"
 
 install() {

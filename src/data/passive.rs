@@ -62,24 +62,26 @@ impl PortAllocator {
 
     /// A listener on `ip`, on a leased port of the range or an ephemeral one.
     pub fn listen(self: &Arc<Self>, ip: IpAddr) -> io::Result<PassiveListener> {
+        let sock = passive_socket(ip)?;
         let Some((start, end)) = self.range else {
-            let listener = bind(SocketAddr::new(ip, 0))?;
+            sock.bind(&SocketAddr::new(ip, 0).into())?;
             return Ok(PassiveListener {
-                listener,
+                listener: listen(sock)?,
                 lease: None,
             });
         };
         let tries = usize::from(end - start) + 1;
         let mut last_err = None;
         // Ports another program holds stay leased in `busy` while we try the others, so
-        // the loop moves on; they are released when `busy` drops.
+        // the loop moves on; they are released when `busy` drops. A failed bind leaves the
+        // socket unbound: the same socket tries the next port.
         let mut busy = Vec::new();
         for _ in 0..tries {
             let Some(lease) = self.lease() else { break };
-            match bind(SocketAddr::new(ip, lease.port)) {
-                Ok(listener) => {
+            match sock.bind(&SocketAddr::new(ip, lease.port).into()) {
+                Ok(()) => {
                     return Ok(PassiveListener {
-                        listener,
+                        listener: listen(sock)?,
                         lease: Some(lease),
                     })
                 }
@@ -119,17 +121,43 @@ impl Drop for Lease {
     }
 }
 
-fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+/// An unbound, non-blocking stream socket for a passive listener: data::accept polls it
+/// (the BSDs' accept has no timeout).
+fn passive_socket(ip: IpAddr) -> io::Result<Socket> {
+    let domain = Domain::for_address(SocketAddr::new(ip, 0));
+    // SOCK_NONBLOCK at creation where there is one: two fcntl calls fewer per transfer.
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    let sock = Socket::new(domain, Type::STREAM.nonblocking(), None)?;
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    )))]
+    let sock = {
+        let s = Socket::new(domain, Type::STREAM, None)?;
+        s.set_nonblocking(true)?;
+        s
+    };
     // A port just used by a finished transfer may sit in TIME_WAIT; that must not stop reuse.
     sock.set_reuse_address(true)?;
-    if addr.is_ipv6() {
+    if ip.is_ipv6() {
         sock.set_only_v6(false).ok();
     }
-    sock.bind(&addr.into())?;
+    Ok(sock)
+}
+
+fn listen(sock: Socket) -> io::Result<TcpListener> {
     sock.listen(8)?;
-    // data::accept polls it (the BSDs' accept has no timeout).
-    sock.set_nonblocking(true)?;
     Ok(sock.into())
 }
 

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The small-files scenario with a native client (bench/ftpload.rs, one thread per session).
+`make bench` runs it against every server right after bench/small_mp.py, on the same server
+process (bench/run.sh).
+
+Why: both Python clients cost more CPU a file than the fastest servers do (measured:
+0.24-0.26 ms a file plain and 2.5-3.4 ms over TLS, against 0.1-0.2 and about 0.6 for the
+server), so on 2 cores their figures say more about the client than the server. ftpload does
+the same transfers (PASV, STOR/RETR, TLS resuming the control connection's session,
+close_notify both ways) at 0.07-0.10 ms a file plain and 0.4-0.5 over TLS 1.3. The figure goes
+beside the harness's (scenario `small-files-native`), never instead of it. Each session moves
+400 files up, then the same 400 down; the first run creates the files, later runs
+overwrite them (as in the harness's repetitions), and the last deletes them.
+
+usage: small_native.py --port P --pid PID --label NAME --tls none|explicit --cafile CERT
+                       --repeat N --out FILE [--sessions 8] [--files 400] [--size 4096]
+                       [--ftpload target/release/examples/ftpload]
+       small_native.py --floor [--smallfloor target/release/examples/smallfloor] --repeat N
+                       --out FILE ...
+The client reports its own CPU time for the timed part (the run's client_cpu_s). --floor
+starts bench/smallfloor.rs (the least any server does per file) on a free loopback port
+and an empty directory, measures it as label `floor` (plain only), and stops it by its PID.
+"""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+from benchclient import HERE, ftpbench, options, record
+
+# Every wait is bounded: a run that has not finished by then counts as failed.
+MAX_SECONDS = 300
+
+
+# TIME_WAIT: ftpload leaves one socket in it per file for 60 s, and pure-ftpd then fails
+# PASV ("425 Unable to identify the local data socket: Address already in use") once
+# enough of its passive ports hold one. Each server starts from a quiet machine.
+QUIET_TIME_WAIT, QUIET_MAX_S = 500, 70
+
+
+def time_wait_sockets():
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                n += sum(1 for line in f if line.split()[3:4] == ["06"])
+        except OSError:
+            pass
+    return n
+
+
+def wait_quiet():
+    """Waits (at most QUIET_MAX_S) for the sockets earlier runs left in TIME_WAIT to go;
+    returns the seconds waited."""
+    t0 = time.monotonic()
+    while time_wait_sockets() > QUIET_TIME_WAIT and time.monotonic() - t0 < QUIET_MAX_S:
+        time.sleep(2)
+    return round(time.monotonic() - t0, 1)
+
+
+def one_run(a, last):
+    """One timed run: the client logs in every session, says `ready`, and on our line moves
+    the files and prints its result. Returns (run dict, error)."""
+    cmd = [a.ftpload, "--host", a.host, "--port", str(a.port), "--user", a.user,
+           "--password", a.password, "--tls", a.tls, "--sessions", str(a.sessions),
+           "--files", str(a.files), "--size", str(a.size), "--dir", a.remote_dir]
+    if a.tls != "none":
+        cmd += ["--cafile", a.cafile, "--tls-version", a.tls_version]
+    if last:
+        cmd.append("--delete")  # after the timed part (bench/ftpload.rs: why not each run)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline().strip()
+        if first != "ready":
+            return None, "ftpload: %s" % (first or "exited before logging in")
+        with ftpbench.CpuMeter(a.pid) as m:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            line = p.stdout.readline()
+        res = json.loads(line) if line.strip() else {"error": "ftpload: no result"}
+        if res.get("error"):
+            return None, res["error"]
+        run = dict(m.as_dict(), files=res["files"])
+        # The meter's client figure counts this process only; the client measures itself.
+        run["client_cpu_s"] = res["client_cpu_s"]
+        if a.tls != "none":
+            run["tls_data_conns"] = res["tls_data_conns"]
+            run["tls_resumed"] = res["tls_resumed"]
+        if run.get("machine_busy_cpu_s") is not None and run.get("server_cpu_s") is not None:
+            run["other_cpu_s"] = round(run["machine_busy_cpu_s"] - run["server_cpu_s"] - run["client_cpu_s"], 3)
+        return run, None
+    finally:
+        # The client deletes its files, then exits; bounded, then killed.
+        try:
+            p.stdin.close()
+            p.wait(MAX_SECONDS)
+        except (OSError, subprocess.TimeoutExpired):
+            p.kill()
+            p.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_floor(a, root):
+    """Starts bench/smallfloor.rs; returns its Popen once it accepts connections."""
+    a.port, a.tls, a.label = free_port(), "none", "floor"
+    p = subprocess.Popen([a.smallfloor, "--port", str(a.port), "--root", root])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", a.port), 1).close()
+            a.pid = p.pid
+            return p
+        except OSError:
+            if p.poll() is not None:
+                break
+            time.sleep(0.05)
+    p.kill()
+    p.wait()
+    raise SystemExit("small_native.py: smallfloor did not start")
+
+
+def main():
+    ap = options(__doc__, one_server=False)
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--pid", type=int, help="the server's PID (CPU figures)")
+    ap.add_argument("--label")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--floor", action="store_true", help="measure bench/smallfloor.rs instead")
+    ap.add_argument("--smallfloor", default=os.path.join(HERE, "..", "target", "release", "examples", "smallfloor"))
+    ap.add_argument("--tls-version", choices=["1.3", "1.2"], default="1.3",
+                    help="1.2: every data connection resumes the control connection's session")
+    ap.add_argument("--sessions", type=int, default=8)
+    ap.add_argument("--files", type=int, default=400)
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--ftpload", default=os.path.join(HERE, "..", "target", "release", "examples", "ftpload"))
+    a = ap.parse_args()
+    if not a.floor and (a.port is None or a.pid is None or a.label is None):
+        ap.error("--port, --pid and --label are needed (or --floor)")
+    rates, runs, error = [], [], None
+    waited = wait_quiet()
+    with tempfile.TemporaryDirectory(prefix="smallfloor.") as root:
+        floor = start_floor(a, root) if a.floor else None
+        try:
+            for i in range(a.repeat):
+                run, error = one_run(a, i == a.repeat - 1)
+                if error:
+                    break
+                rates.append(run["files"] / run["wall_s"])
+                run["waited_for_time_wait_s"] = waited if not runs else 0
+                runs.append(run)
+        finally:
+            if floor is not None:
+                floor.kill()
+                floor.wait()
+    scenario = "small-files-native" + ("-tls12" if a.tls != "none" and a.tls_version == "1.2" else "")
+    record(a, scenario, "files_per_s", rates, runs, error, sessions=a.sessions,
+           files_per_session=a.files, file_bytes=a.size, client="bench/ftpload.rs, a thread per session")
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,7 @@ RUN_PORT ?= 2121
 
 # `make bench`: ferroftpd and the peer servers side by side in one run, plain and explicit
 # TLS, through the shared harness (bench/run.sh; peers from $(SHARED)/bench/peers, ferroftpd
-# from bench/peers/ferroftpd.sh). About 30 minutes on 2 cores. Quick runs:
+# from bench/peers/ferroftpd.sh). About 70 minutes on 2 cores. Quick runs:
 #   make bench BENCH_PEERS=pure-ftpd BENCH_SCENARIOS=retr-big,stor-big BENCH_REPEAT=1
 # BENCH_PEERS= (empty) runs ferroftpd alone. Results and the report: bench/results/.
 SHARED      ?= ../shared

@@ -206,8 +206,9 @@ def native_notes(by, peers, sc, tls, metric, best, value, met):
         notes.append("server CPU a file: " + ", ".join("%s %.3f ms" % (label, c) for c, label in costs))
     floor, frec = median(by, FLOOR, sc, tls, metric)
     if floor is not None:
-        note = "bare server (bench/smallfloor.rs) %s files/s at %.3f ms a file" % (
-            fmt(floor), server_cost(frec) or 0)
+        cost = server_cost(frec)
+        note = "bare server (bench/smallfloor.rs) %s files/s at %s ms a file" % (
+            fmt(floor), "-" if cost is None else "%.3f" % cost)
         if met == "no" and best and floor < value * best[0]:
             note += ": the goal, %s, is beyond any server here" % fmt(value * best[0])
         notes.append(note)

@@ -23,8 +23,10 @@ and an empty directory, measures it as label `floor` (plain only), and stops it 
 """
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -36,7 +38,8 @@ MAX_SECONDS = 300
 
 # TIME_WAIT: ftpload leaves one socket in it per file for 60 s, and pure-ftpd then fails
 # PASV ("425 Unable to identify the local data socket: Address already in use") once
-# enough of its passive ports hold one. Each server starts from a quiet machine.
+# enough of its passive ports hold one. Each server's first run starts from a quiet
+# machine (the later ones add their own; waiting before each would take minutes).
 QUIET_TIME_WAIT, QUIET_MAX_S = 500, 70
 
 
@@ -84,11 +87,11 @@ def one_run(a, last):
             return None, res["error"]
         run = dict(m.as_dict(), files=res["files"])
         # The meter's client figure counts this process only; the client measures itself.
-        run["client_cpu_s"] = res["client_cpu_s"]
+        run["client_cpu_s"] = res.get("client_cpu_s")
         if a.tls != "none":
             run["tls_data_conns"] = res["tls_data_conns"]
             run["tls_resumed"] = res["tls_resumed"]
-        if run.get("machine_busy_cpu_s") is not None and run.get("server_cpu_s") is not None:
+        if None not in (run.get("machine_busy_cpu_s"), run.get("server_cpu_s"), run["client_cpu_s"]):
             run["other_cpu_s"] = round(run["machine_busy_cpu_s"] - run["server_cpu_s"] - run["client_cpu_s"], 3)
         return run, None
     finally:
@@ -127,6 +130,9 @@ def start_floor(a, root):
 
 
 def main():
+    # run.sh's timeout sends SIGTERM: exit through the finally blocks, which stop the
+    # client and the bare server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = options(__doc__, one_server=False)
     ap.add_argument("--port", type=int)
     ap.add_argument("--pid", type=int, help="the server's PID (CPU figures)")

@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Every socket wait is bounded, so a client that stops cannot hold a thread forever.
+/// Control connections' reads are bounded; accept and the data connections are not
+/// (bench/small_native.py kills the server by its PID when the run ends).
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {

@@ -85,6 +85,8 @@ impl PortAllocator {
                         lease: Some(lease),
                     })
                 }
+                // Another port cannot help with any other error (EADDRNOTAVAIL, EACCES).
+                Err(e) if e.kind() != io::ErrorKind::AddrInUse => return Err(e),
                 Err(e) => {
                     last_err = Some(e);
                     busy.push(lease);

@@ -7,7 +7,7 @@ Why: both Python clients cost more CPU a file than the fastest servers do (measu
 0.24-0.26 ms a file plain and 2.5-3.4 ms over TLS, against 0.1-0.2 and about 0.6 for the
 server), so on 2 cores their figures say more about the client than the server. ftpload does
 the same transfers (PASV, STOR/RETR, TLS resuming the control connection's session,
-close_notify both ways) at 0.07-0.10 ms a file plain and 0.4-0.5 over TLS 1.3. The figure goes
+close_notify both ways) at 0.07-0.10 ms a file plain and 0.29-0.34 over TLS 1.3. The figure goes
 beside the harness's (scenario `small-files-native`), never instead of it. Each session moves
 400 files up, then the same 400 down; the first run creates the files, later runs
 overwrite them (as in the harness's repetitions), and the last deletes them.

@@ -985,3 +985,37 @@ fn lines_sent_during_a_transfer_are_answered_after_it_in_order() {
     // The CWD was refused, not read as some other name.
     assert!(got[5].starts_with("257 \"/\""), "{out}");
 }
+
+#[test]
+fn a_passive_port_another_program_holds_is_skipped() {
+    // The range's first port is held by another program: the bind fails there and the
+    // same socket takes the next port; PASV (raw) and EPSV (curl) both get it and work.
+    let (blocker, busy) = loop {
+        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = b.local_addr().unwrap().port();
+        // The next port must be free for the test to mean anything.
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            break (b, port);
+        }
+    };
+    let range = serde_json::json!({"start": busy, "end": busy + 1});
+    let s = Server::start(
+        ServerOpts::new()
+            .ftpd("passive_port_range", range)
+            .file("a.txt", "hello"),
+    );
+    let mut c = s.ftp_login();
+    c.cmd("TYPE I", 200);
+    let addr = c.pasv();
+    assert_eq!(addr.port(), busy + 1);
+    let mut d = TcpStream::connect(addr).unwrap();
+    c.send("RETR a.txt");
+    c.expect_prelim();
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    c.expect(226);
+    assert_eq!(got, b"hello");
+    assert_eq!(s.curl_ok(&[&s.url("a.txt")]), b"hello");
+    c.cmd("NOOP", 200);
+    drop(blocker);
+}

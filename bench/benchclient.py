@@ -1,9 +1,11 @@
-"""What bench/bulk_py.py, bench/small_mp.py and bench/stor_rounds.py share: the shared harness's module
+"""What the bench scripts share: the shared harness's module
 (../shared/bench/ftpbench.py: clients, CPU meter, stats), their common options, the
-logged-in client and the JSON line they append. Standard library only."""
+logged-in client, the native client's run (bench/ftpload.rs) and the JSON line they append.
+Standard library only."""
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -12,6 +14,10 @@ SHARED = os.environ.get("SHARED") or os.path.join(HERE, "..", "..", "shared")
 sys.path.insert(0, os.path.join(SHARED, "bench"))
 sys.dont_write_bytecode = True  # the shared folder is not ours to write in
 import ftpbench  # noqa: E402,F401  (re-exported for the scripts)
+
+FTPLOAD = os.path.join(HERE, "..", "target", "release", "examples", "ftpload")
+# Every wait for ftpload is bounded: a run that has not finished by then counts as failed.
+FTPLOAD_MAX_SECONDS = 300
 
 
 def options(doc, one_server=True):
@@ -59,3 +65,43 @@ def record(a, scenario, metric, values, runs, error, **extra):
         f.write(json.dumps(rec) + "\n")
     print("%s %s %s: %s" % (a.label, a.tls, scenario, error or " ".join("%.0f" % v for v in values)),
           file=sys.stderr)
+
+
+def run_ftpload(a, args):
+    """One timed run of the native client (bench/ftpload.rs) with `args` after the
+    connection's options: it logs in, says `ready`, and on our line does its transfers and
+    prints its result, which is timed here with the server's CPU. Returns (run dict with
+    the result under "result", error)."""
+    cmd = [a.ftpload, "--host", a.host, "--port", str(a.port), "--user", a.user,
+           "--password", a.password, "--tls", a.tls]
+    if a.tls != "none":
+        cmd += ["--cafile", a.cafile]
+    p = subprocess.Popen(cmd + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline().strip()
+        if first != "ready":
+            return None, "ftpload: %s" % (first or "exited before logging in")
+        with ftpbench.CpuMeter(a.pid) as m:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            line = p.stdout.readline()
+        res = json.loads(line) if line.strip() else {"error": "ftpload: no result"}
+        if res.get("error"):
+            return None, res["error"]
+        run = dict(m.as_dict(), result=res)
+        # The meter's client figure counts this process only; the client measures itself.
+        run["client_cpu_s"] = res.get("client_cpu_s")
+        if a.tls != "none":
+            run["tls_data_conns"] = res["tls_data_conns"]
+            run["tls_resumed"] = res["tls_resumed"]
+        if None not in (run.get("machine_busy_cpu_s"), run.get("server_cpu_s"), run["client_cpu_s"]):
+            run["other_cpu_s"] = round(run["machine_busy_cpu_s"] - run["server_cpu_s"] - run["client_cpu_s"], 3)
+        return run, None
+    finally:
+        # The client deletes its files (if asked), then exits; bounded, then killed.
+        try:
+            p.stdin.close()
+            p.wait(FTPLOAD_MAX_SECONDS)
+        except (OSError, subprocess.TimeoutExpired):
+            p.kill()
+            p.wait()

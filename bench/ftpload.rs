@@ -11,6 +11,7 @@
 //! usage: ftpload --port P [--host 127.0.0.1] [--user U --password P] [--tls none|explicit]
 //!                [--cafile CERT] [--sessions 8] [--files 400] [--size 4096] [--dir /ftpbench]
 //!                [--delete] [--tls-version 1.2]
+//!        ftpload --bulk retr|stor --path /ftpbench/big.bin [--bytes 1073741824] (one session)
 //! Every session logs in and makes its directory; then the tool prints `ready` and waits
 //! for a line on stdin. It moves the files (each session uploads its files, then downloads
 //! them), prints one JSON line (files, errors, its own CPU seconds, TLS data connections
@@ -21,6 +22,10 @@
 //! 60 s or more, one by one (ext4's recently_deleted()); creating 3,200 files right after
 //! deleting 3,200 cost the server 3-5 times its CPU a file, in the file system. Bench tool only: it
 //! trusts exactly the certificate in --cafile (pinned), as the harness's clients do.
+//!
+//! With --bulk the one session downloads --path, or uploads --bytes of pseudo-random data
+//! to it (deleted with --delete), in 256 KiB reads and 1 MiB writes; the JSON line also
+//! gives the bytes moved (`bench/bulk_native.py`).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -50,6 +55,16 @@ struct Args {
     dir: String,
     delete: bool,
     tls12: bool,
+    bulk: Option<Bulk>,
+    path: String,
+    bytes: u64,
+}
+
+/// One large transfer instead of the small files (--bulk).
+#[derive(Clone, Copy, PartialEq)]
+enum Bulk {
+    Retr,
+    Stor,
 }
 
 /// The one certificate trusted (the harness's self-signed one is a CA certificate, which
@@ -122,7 +137,30 @@ impl Stream for TcpStream {
     }
 }
 
-impl Stream for StreamOwned<ClientConnection, TcpStream> {
+/// A socket read through a buffer: rustls asks for 4 KiB a read, so a bulk download would
+/// otherwise make a syscall every 4 KiB. Capacity 0 (small files, the control) passes
+/// every read straight through.
+struct Sock(BufReader<TcpStream>);
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.get_mut().write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.get_mut().write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.get_mut().flush()
+    }
+}
+
+impl Stream for StreamOwned<ClientConnection, Sock> {
     fn finish(&mut self) {
         self.conn.send_close_notify();
         let _ = self.flush();
@@ -139,6 +177,8 @@ struct Session {
     ctl: BufReader<Box<dyn Stream>>,
     tls: Option<Arc<ClientConfig>>,
     host: Ipv4Addr,
+    /// Read-ahead of TLS data connections (bulk only; see [`Sock`]).
+    ahead: usize,
     data_conns: u64,
     resumed: u64,
 }
@@ -154,10 +194,15 @@ fn connect(addr: SocketAddr) -> Result<TcpStream> {
     Ok(s)
 }
 
-fn wrap(cfg: &Arc<ClientConfig>, host: Ipv4Addr, sock: TcpStream) -> Result<Box<dyn Stream>> {
+fn wrap(
+    cfg: &Arc<ClientConfig>,
+    host: Ipv4Addr,
+    sock: TcpStream,
+    ahead: usize,
+) -> Result<Box<dyn Stream>> {
     let name = ServerName::IpAddress(std::net::IpAddr::V4(host).into());
     let conn = ClientConnection::new(cfg.clone(), name).map_err(|e| e.to_string())?;
-    let mut s = StreamOwned::new(conn, sock);
+    let mut s = StreamOwned::new(conn, Sock(BufReader::with_capacity(ahead, sock)));
     while s.conn.is_handshaking() {
         s.conn
             .complete_io(&mut s.sock)
@@ -176,6 +221,7 @@ impl Session {
             ctl: BufReader::new(Box::new(dup)),
             tls: None,
             host: a.host,
+            ahead: if a.bulk.is_some() { 256 << 10 } else { 0 },
             data_conns: 0,
             resumed: 0,
         };
@@ -196,7 +242,7 @@ impl Session {
             // One config, so one session cache, per session: its data connections resume
             // its control connection's session, as the harness's ftplib client does.
             let cfg = Arc::new(cfg);
-            s.ctl = BufReader::new(wrap(&cfg, a.host, sock)?);
+            s.ctl = BufReader::new(wrap(&cfg, a.host, sock, 0)?);
             s.tls = Some(cfg);
             s.cmd("PBSZ 0", 2)?;
             s.cmd("PROT P", 2)?;
@@ -263,7 +309,7 @@ impl Session {
         match &self.tls {
             None => Ok(Box::new(sock)),
             Some(cfg) => {
-                let s = wrap(cfg, self.host, sock)?;
+                let s = wrap(cfg, self.host, sock, self.ahead)?;
                 self.data_conns += 1;
                 self.resumed += u64::from(s.resumed());
                 Ok(s)
@@ -271,9 +317,11 @@ impl Session {
         }
     }
 
-    fn store(&mut self, name: &str, payload: &[u8]) -> Result<()> {
+    /// Uploads `payload` `times` times over, as one file.
+    fn store(&mut self, name: &str, payload: &[u8], times: u64) -> Result<()> {
         let mut d = self.transfer(&format!("STOR {name}"))?;
-        d.write_all(payload)
+        (0..times)
+            .try_for_each(|_| d.write_all(payload))
             .and_then(|_| d.flush())
             .map_err(|e| format!("STOR {name}: {e}"))?;
         d.finish();
@@ -339,6 +387,7 @@ fn cpu_seconds() -> f64 {
 
 struct Outcome {
     files: u64,
+    bytes: u64,
     error: Option<String>,
     data_conns: u64,
     resumed: u64,
@@ -364,6 +413,9 @@ fn session(
         let _ = s.cmd(&format!("MKD {d}"), 2); // there already, or made by another session
     }
     let _ = login.send(Ok(()));
+    if let Some(kind) = a.bulk {
+        return bulk(a, s, kind, start, done, results);
+    }
     let payload: Vec<u8> = b"ftpbench".iter().copied().cycle().take(a.size).collect();
     let mut buf = vec![0u8; 1 << 16];
     let names: Vec<String> = (0..a.files)
@@ -373,7 +425,7 @@ fn session(
     let mut files = 0u64;
     let mut error = None;
     for name in &names {
-        if let Err(e) = s.store(name, &payload) {
+        if let Err(e) = s.store(name, &payload, 1) {
             error = Some(e);
             break;
         }
@@ -396,6 +448,7 @@ fn session(
     }
     let _ = results.send(Outcome {
         files,
+        bytes: files * a.size as u64,
         error,
         data_conns: s.data_conns,
         resumed: s.resumed,
@@ -406,6 +459,54 @@ fn session(
         for name in &names {
             let _ = s.cmd(&format!("DELE {name}"), 2);
         }
+    }
+    let _ = s.cmd("QUIT", 2);
+}
+
+/// The --bulk session's transfer, after the go: RETR of --path, or STOR of --bytes to it.
+fn bulk(
+    a: &Args,
+    mut s: Session,
+    kind: Bulk,
+    start: &Barrier,
+    done: &Barrier,
+    results: &std::sync::mpsc::Sender<Outcome>,
+) {
+    const CHUNK: usize = 1 << 20;
+    // xorshift: bytes no server or link could compress, made before the clock starts.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let payload: Vec<u8> = (0..CHUNK / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    let mut buf = vec![0u8; 256 << 10];
+    start.wait();
+    let r = match kind {
+        Bulk::Retr => s.fetch(&a.path, &mut buf).map(|n| n as u64),
+        Bulk::Stor => {
+            let times = a.bytes / CHUNK as u64;
+            s.store(&a.path, &payload, times)
+                .map(|_| times * CHUNK as u64)
+        }
+    };
+    let (bytes, error) = match r {
+        Ok(n) => (n, None),
+        Err(e) => (0, Some(e)),
+    };
+    let _ = results.send(Outcome {
+        files: u64::from(error.is_none()),
+        bytes,
+        error,
+        data_conns: s.data_conns,
+        resumed: s.resumed,
+    });
+    done.wait();
+    if a.delete && kind == Bulk::Stor {
+        let _ = s.cmd(&format!("DELE {}", a.path), 2);
     }
     let _ = s.cmd("QUIT", 2);
 }
@@ -423,6 +524,9 @@ fn parse_args() -> Result<Args> {
         dir: "/ftpbench".into(),
         delete: false,
         tls12: false,
+        bulk: None,
+        path: String::new(),
+        bytes: 1 << 30,
     };
     let mut tls = false;
     let mut cafile = None;
@@ -451,11 +555,26 @@ fn parse_args() -> Result<Args> {
             "--files" => a.files = num(&v)?,
             "--size" => a.size = num(&v)?,
             "--dir" => a.dir = v,
+            "--bulk" => {
+                a.bulk = Some(match v.as_str() {
+                    "retr" => Bulk::Retr,
+                    "stor" => Bulk::Stor,
+                    _ => return Err(format!("--bulk: retr or stor, not {v}")),
+                })
+            }
+            "--path" => a.path = v,
+            "--bytes" => a.bytes = v.parse().map_err(|_| format!("--bytes: {v}"))?,
             _ => return Err(format!("unknown option {k}")),
         }
     }
     if a.port == 0 || a.sessions == 0 {
         return Err("--port and at least one session are needed".into());
+    }
+    if a.bulk.is_some() {
+        if a.path.is_empty() {
+            return Err("--bulk needs --path".into());
+        }
+        a.sessions = 1;
     }
     if tls {
         let path = cafile.ok_or("--tls explicit needs --cafile")?;
@@ -507,6 +626,7 @@ fn main() {
         fail("no go on stdin");
     }
     let cpu0 = cpu_seconds();
+    let t0 = std::time::Instant::now();
     start.wait();
     let mut outcomes = Vec::new();
     for _ in 0..n {
@@ -515,14 +635,17 @@ fn main() {
             Err(_) => fail("a session did not finish within 600 s"),
         }
     }
+    let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let errors: Vec<&String> = outcomes.iter().filter_map(|o| o.error.as_ref()).collect();
     println!(
         "{}",
         serde_json::json!({
             "files": outcomes.iter().map(|o| o.files).sum::<u64>(),
+            "bytes": outcomes.iter().map(|o| o.bytes).sum::<u64>(),
             "error": errors.first(),
             "client_cpu_s": (cpu * 1000.0).round() / 1000.0,
+            "wall_s": (wall * 1e4).round() / 1e4,
             "tls_data_conns": outcomes.iter().map(|o| o.data_conns).sum::<u64>(),
             "tls_resumed": outcomes.iter().map(|o| o.resumed).sum::<u64>(),
         })

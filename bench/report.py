@@ -52,6 +52,14 @@ GOALS = [
      "ratio", 2.0),
     ("STOR 1 GiB, explicit TLS, Python client (MB/s)", "stor-big-py", "explicit", "MB_per_s", True,
      "ratio", 1.5),
+    # The same transfers with a native client (bench/bulk_native.py), which costs less per
+    # byte than curl or Python over TLS: the servers' own limits.
+    ("RETR 1 GiB, plain, native client (MB/s)", "retr-big-native", "none", "MB_per_s", True, "ratio", 1.0),
+    ("STOR 1 GiB, plain, native client (MB/s)", "stor-big-native", "none", "MB_per_s", True, "ratio", 1.2),
+    ("RETR 1 GiB, explicit TLS, native client (MB/s)", "retr-big-native", "explicit", "MB_per_s", True,
+     "ratio", 2.0),
+    ("STOR 1 GiB, explicit TLS, native client (MB/s)", "stor-big-native", "explicit", "MB_per_s", True,
+     "ratio", 1.5),
     ("small files 4 KiB up+down, plain (files/s)", "small-files", "none", "files_per_s", True, "ratio", 1.5),
     ("small files, explicit TLS, session reuse (files/s)", "small-files", "explicit", "files_per_s", True,
      "ratio", 2.0),
@@ -150,9 +158,10 @@ def floor_of(floors, key):
     return st if st.get("n") else None
 
 
-# How many cores each scenario's client can use at most: curl and bench/bulk_py.py are
-# one thread; the harness's small-files threads and small_mp.py's processes, every core.
-ONE_CORE = {"retr-big", "stor-big", "retr-big-py", "stor-big-py", "stor-big-rounds"}
+# How many cores each scenario's client can use at most: curl, bench/bulk_py.py and
+# ftpload --bulk are one thread; the small-files clients' threads or processes, every core.
+ONE_CORE = {"retr-big", "stor-big", "retr-big-py", "stor-big-py", "stor-big-rounds", "retr-big-native",
+            "stor-big-native"}
 
 
 def client_ceiling(by, sc, tls, metric):
@@ -194,6 +203,24 @@ def server_cost(rec):
     per = sorted(1000 * r["server_cpu_s"] / r["files"] for r in (rec or {}).get("runs", [])
                  if r.get("server_cpu_s") is not None and r.get("files"))
     return per[len(per) // 2] if per and (rec or {}).get("ok") else None
+
+
+def server_cost_gib(rec):
+    """The server's median CPU seconds per GiB moved in one server's 1 GiB runs."""
+    per = sorted(r["server_cpu_s"] for r in (rec or {}).get("runs", []) if r.get("server_cpu_s") is not None)
+    return per[len(per) // 2] if per and (rec or {}).get("ok") else None
+
+
+def bulk_notes(by, peers, sc, tls):
+    """For the native client's 1 GiB rows: each server's CPU a GiB (a server that uses a
+    whole core for the transfer is its own limit), and the peers whose runs failed."""
+    costs = [(server_cost_gib(by.get(label, {}).get((sc, tls))), label) for label in [OURS] + peers]
+    notes = ["server CPU a GiB: " + ", ".join("%s %.2f s" % (label, c) for c, label in costs if c is not None)]
+    for label in peers:
+        rec = by.get(label, {}).get((sc, tls))
+        if rec and not rec.get("ok"):
+            notes.append("%s failed: %s" % (label, (rec.get("error") or "?")[:80]))
+    return "".join("; " + n for n in notes)
 
 
 def native_notes(by, peers, sc, tls, metric, best, value, met):
@@ -292,6 +319,8 @@ def goal_table(by, limits, floors):
                 fl = floor_of(floors, "stor_bare_MB_per_s")
                 if fl:
                     ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
+            if sc.endswith("-big-native"):
+                ratio_s += bulk_notes(by, peers, sc, tls)
             if sc.startswith("small-files-native"):
                 ratio_s += native_notes(by, peers, sc, tls, metric, best, value, met)
             if sc == "list-big" and floors and floors.get("list_stat_s"):

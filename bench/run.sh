@@ -20,8 +20,9 @@
 #   BENCH_LIMITS=1 (0: skip limit.sh and bench/floors.py, the machine's limits)
 #   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
 #   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py)
-#   BENCH_NATIVE=1 (0: skip small files with the native client, bench/small_native.py, and
-#                   its bare-server floor; needs `cargo build --release --examples`)
+#   BENCH_NATIVE=1 (0: skip the native client, bench/ftpload.rs: the 1 GiB transfers
+#                   (bench/bulk_native.py), small files (bench/small_native.py) and their
+#                   bare-server floor; needs `cargo build --release --examples`)
 #   BENCH_ROUNDS=5 (STOR rounds with the servers interleaved, bench/stor_rounds.py; 0: skip)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
@@ -115,6 +116,12 @@ for p in $SERVERS; do
             # The same bulk transfers with a second client (bench/bulk_py.py: why there).
             if has retr-big && [ "${BENCH_PYBULK:-1}" != 0 ]; then
                 timeout 900 "$PY" "$REPO/bench/bulk_py.py" --port "$port" --pid "$pid" --label "$p" \
+                    --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
+                    --out "$OUT" 2>>"$LOG"
+            fi
+            # And with the native client (bench/bulk_native.py: why there).
+            if has retr-big && [ "${BENCH_NATIVE:-1}" != 0 ]; then
+                timeout 900 "$PY" "$REPO/bench/bulk_native.py" --port "$port" --pid "$pid" --label "$p" \
                     --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
                     --out "$OUT" 2>>"$LOG"
             fi

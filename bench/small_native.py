@@ -21,7 +21,6 @@ The client reports its own CPU time for the timed part (the run's client_cpu_s).
 starts bench/smallfloor.rs (the least any server does per file) on a free loopback port
 and an empty directory, measures it as label `floor` (plain only), and stops it by its PID.
 """
-import json
 import os
 import signal
 import socket
@@ -30,10 +29,7 @@ import sys
 import tempfile
 import time
 
-from benchclient import HERE, ftpbench, options, record
-
-# Every wait is bounded: a run that has not finished by then counts as failed.
-MAX_SECONDS = 300
+from benchclient import FTPLOAD, HERE, options, record, run_ftpload
 
 
 # TIME_WAIT: ftpload leaves one socket in it per file for 60 s, and pure-ftpd then fails
@@ -64,44 +60,17 @@ def wait_quiet():
 
 
 def one_run(a, last):
-    """One timed run: the client logs in every session, says `ready`, and on our line moves
-    the files and prints its result. Returns (run dict, error)."""
-    cmd = [a.ftpload, "--host", a.host, "--port", str(a.port), "--user", a.user,
-           "--password", a.password, "--tls", a.tls, "--sessions", str(a.sessions),
-           "--files", str(a.files), "--size", str(a.size), "--dir", a.remote_dir]
+    """One timed run of ftpload's small files. Returns (run dict, error)."""
+    args = ["--sessions", str(a.sessions), "--files", str(a.files), "--size", str(a.size),
+            "--dir", a.remote_dir]
     if a.tls != "none":
-        cmd += ["--cafile", a.cafile, "--tls-version", a.tls_version]
+        args += ["--tls-version", a.tls_version]
     if last:
-        cmd.append("--delete")  # after the timed part (bench/ftpload.rs: why not each run)
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        first = p.stdout.readline().strip()
-        if first != "ready":
-            return None, "ftpload: %s" % (first or "exited before logging in")
-        with ftpbench.CpuMeter(a.pid) as m:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-            line = p.stdout.readline()
-        res = json.loads(line) if line.strip() else {"error": "ftpload: no result"}
-        if res.get("error"):
-            return None, res["error"]
-        run = dict(m.as_dict(), files=res["files"])
-        # The meter's client figure counts this process only; the client measures itself.
-        run["client_cpu_s"] = res.get("client_cpu_s")
-        if a.tls != "none":
-            run["tls_data_conns"] = res["tls_data_conns"]
-            run["tls_resumed"] = res["tls_resumed"]
-        if None not in (run.get("machine_busy_cpu_s"), run.get("server_cpu_s"), run["client_cpu_s"]):
-            run["other_cpu_s"] = round(run["machine_busy_cpu_s"] - run["server_cpu_s"] - run["client_cpu_s"], 3)
-        return run, None
-    finally:
-        # The client deletes its files, then exits; bounded, then killed.
-        try:
-            p.stdin.close()
-            p.wait(MAX_SECONDS)
-        except (OSError, subprocess.TimeoutExpired):
-            p.kill()
-            p.wait()
+        args.append("--delete")  # after the timed part (bench/ftpload.rs: why not each run)
+    run, error = run_ftpload(a, args)
+    if run:
+        run["files"] = run.pop("result")["files"]
+    return run, error
 
 
 def free_port():
@@ -145,7 +114,7 @@ def main():
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--files", type=int, default=400)
     ap.add_argument("--size", type=int, default=4096)
-    ap.add_argument("--ftpload", default=os.path.join(HERE, "..", "target", "release", "examples", "ftpload"))
+    ap.add_argument("--ftpload", default=FTPLOAD)
     a = ap.parse_args()
     if not a.floor and (a.port is None or a.pid is None or a.label is None):
         ap.error("--port, --pid and --label are needed (or --floor)")

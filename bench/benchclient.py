@@ -16,7 +16,8 @@ sys.dont_write_bytecode = True  # the shared folder is not ours to write in
 import ftpbench  # noqa: E402,F401  (re-exported for the scripts)
 
 FTPLOAD = os.path.join(HERE, "..", "target", "release", "examples", "ftpload")
-# Every wait for ftpload is bounded: a run that has not finished by then counts as failed.
+# How long ftpload may take to delete its files and exit after its result (its transfers
+# are bounded by itself: 600 s, then it reports a failure).
 FTPLOAD_MAX_SECONDS = 300
 
 
@@ -77,6 +78,7 @@ def run_ftpload(a, args):
     if a.tls != "none":
         cmd += ["--cafile", a.cafile]
     p = subprocess.Popen(cmd + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    leaving = True  # set False once the result is in: then ftpload may finish its deletions
     try:
         first = p.stdout.readline().strip()
         if first != "ready":
@@ -86,6 +88,7 @@ def run_ftpload(a, args):
             p.stdin.flush()
             line = p.stdout.readline()
         res = json.loads(line) if line.strip() else {"error": "ftpload: no result"}
+        leaving = False
         if res.get("error"):
             return None, res["error"]
         run = dict(m.as_dict(), result=res)
@@ -98,8 +101,11 @@ def run_ftpload(a, args):
             run["other_cpu_s"] = round(run["machine_busy_cpu_s"] - run["server_cpu_s"] - run["client_cpu_s"], 3)
         return run, None
     finally:
-        # The client deletes its files (if asked), then exits; bounded, then killed.
+        # The client deletes its files (if asked), then exits; bounded, then killed. Left
+        # early (no result, or a SIGTERM from run.sh's timeout), it is killed at once.
         try:
+            if leaving:
+                p.kill()
             p.stdin.close()
             p.wait(FTPLOAD_MAX_SECONDS)
         except (OSError, subprocess.TimeoutExpired):

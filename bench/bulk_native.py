@@ -6,8 +6,9 @@ same server process (bench/run.sh).
 
 Why: curl limits its own TLS download figure here (bench/RESULTS.md), and the Python
 client's own CPU (one core) caps its TLS download at about the goal's level. This client
-costs less per byte than either (measured: 0.65-0.75 s of CPU a GiB down, 0.5-0.6 up, over
-TLS), so its figures show what each server does when the client is not the limit. They go
+costs less per byte than either (measured over TLS: 0.45-0.7 s of CPU a GiB down, 0.45-0.55
+up; Python's ssl about 1 s), so its figures show what each server does when the client is
+not the limit. They go
 beside the harness's (scenarios `retr-big-native`, `stor-big-native`), never instead.
 
 usage: bulk_native.py --port P --pid PID --label NAME --tls none|explicit --cafile CERT

@@ -215,7 +215,8 @@ def bulk_notes(by, peers, sc, tls):
     """For the native client's 1 GiB rows: each server's CPU a GiB (a server that uses a
     whole core for the transfer is its own limit), and the peers whose runs failed."""
     costs = [(server_cost_gib(by.get(label, {}).get((sc, tls))), label) for label in [OURS] + peers]
-    notes = ["server CPU a GiB: " + ", ".join("%s %.2f s" % (label, c) for c, label in costs if c is not None)]
+    costs = [(c, label) for c, label in costs if c is not None]
+    notes = ["server CPU a GiB: " + ", ".join("%s %.2f s" % (label, c) for c, label in costs)] if costs else []
     for label in peers:
         rec = by.get(label, {}).get((sc, tls))
         if rec and not rec.get("ok"):
@@ -239,11 +240,33 @@ def native_notes(by, peers, sc, tls, metric, best, value, met):
         if met == "no" and best and floor < value * best[0]:
             note += ": the goal, %s, is beyond any server here" % fmt(value * best[0])
         notes.append(note)
-    for label in peers:
+    for label in [OURS] + peers:
         rec = by.get(label, {}).get((sc, tls))
         if rec and not rec.get("ok"):
             notes.append("%s failed: %s" % (label, (rec.get("error") or "?")[:80]))
+        again = sum(1 for r in (rec or {}).get("runs", []) if r.get("made_again_after"))
+        if again:
+            notes.append("%s: %d run%s made again after its PASV failed (%s)" % (
+                label, again, "" if again == 1 else "s", "Address already in use"))
     return "".join("; " + n for n in notes)
+
+
+def steal_share(rec):
+    """The share of the machine's CPU time the host took (steal) during one server's runs
+    of a scenario: another tenant of a shared machine, which the server cannot help."""
+    runs = [r for r in (rec or {}).get("runs", []) if r.get("steal_s") is not None and r.get("wall_s")]
+    wall = sum(r["wall_s"] for r in runs) * (os.cpu_count() or 1)
+    return sum(r["steal_s"] for r in runs) / wall if wall else None
+
+
+def steal_note(by, sc, tls, best):
+    """A note when the host took 5% or more of the CPU during ferroftpd's or the best
+    peer's runs of a row: their figures then compare moments as much as servers."""
+    shares = [(steal_share(by.get(label, {}).get((sc, tls))), label) for label in [OURS] + ([best[1]] if best else [])]
+    if not any(v is not None and v >= 0.05 for v, _ in shares):
+        return ""
+    return "; CPU stolen by the host during the runs: " + ", ".join(
+        "%s %.0f%%" % (label, 100 * v) for v, label in shares if v is not None)
 
 
 def goal_table(by, limits, floors):
@@ -319,6 +342,7 @@ def goal_table(by, limits, floors):
                 fl = floor_of(floors, "stor_bare_MB_per_s")
                 if fl:
                     ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
+            ratio_s += steal_note(by, sc, tls, best)
             if sc.endswith("-big-native"):
                 ratio_s += bulk_notes(by, peers, sc, tls)
             if sc.startswith("small-files-native"):

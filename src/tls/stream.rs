@@ -5,14 +5,14 @@
 //! Bulk TLS on data connections ([`Stream::tls_data`]) is tuned for throughput. Writes go
 //! four records (64 KiB) at a time, sent in one `writev` as soon as they are encrypted, so
 //! the client decrypts while the next ones are made. Measured on loopback, 1 GiB, the
-//! settings alternating (2026-12-03): against a record a write, 64 KiB took the server's CPU a GiB
-//! from 0.78-1.01 s to 0.54-0.70 s and the native client's download (bench/ftpload.rs) from
-//! 1090-1364 MB/s to 1347-1988; curl went from 562-894 to 849-1139, Python's ssl stayed at
-//! 900-1100. Larger writes lose the overlap: 256 KiB gave the native client 1500-1720 and
-//! curl 800-950 (an earlier measurement: 1,430 against 1,680 for a record a write). The
-//! socket is read in large slices ([`TcpSock`]) because rustls asks for at most 4 KiB a
-//! read (a syscall every 4 KiB of an upload otherwise). Control connections keep the
-//! defaults and no buffer, so an idle session holds nothing extra.
+//! settings alternating (2026-12-03): against a record a write, 64 KiB took the server's
+//! CPU a GiB from 0.78-1.01 s to 0.54-0.70 s and the native client's download
+//! (bench/ftpload.rs) from 1053-1364 MB/s to 1347-1988; curl's from 562-1169 to 838-1152;
+//! Python's ssl stayed at 856-1148. Larger writes lose the overlap: 256 KiB gave the native
+//! client 1500-1721 and curl 802-946 (an earlier measurement: 1,430 against 1,680 for a
+//! record a write). The socket is read in large slices ([`TcpSock`]) because rustls asks
+//! for at most 4 KiB a read (a syscall every 4 KiB of an upload otherwise). Control
+//! connections keep the defaults and no buffer, so an idle session holds nothing extra.
 
 use rustls::{ServerConnection, StreamOwned};
 use std::io::{self, IoSlice, Read, Write};
@@ -264,7 +264,16 @@ impl Write for Stream {
             Stream::Plain(s) => (&**s).write(buf),
             // Four records at a time: they go out as soon as they are made, so the peer
             // decrypts them while the next are encrypted (see the module doc).
-            Stream::Tls(t) => t.write(&buf[..buf.len().min(TLS_WRITE)]),
+            Stream::Tls(t) => {
+                let n = t.write(&buf[..buf.len().min(TLS_WRITE)])?;
+                // rustls takes nothing while its queue holds its limit (64 KiB), which a
+                // send that timed out after a few bytes of four records can leave: the
+                // socket is blocked, not closed, so this is a timeout, not the end.
+                if n == 0 && !buf.is_empty() && t.conn.wants_write() {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            }
         }
     }
 

@@ -6,9 +6,9 @@ same server process (bench/run.sh).
 
 Why: curl limits its own TLS download figure here (bench/RESULTS.md), and the Python
 client's own CPU (one core) caps its TLS download at about the goal's level. This client
-costs less per byte than either (measured over TLS: 0.45-0.7 s of CPU a GiB down, 0.45-0.55
-up; Python's ssl about 1 s), so its figures show what each server does when the client is
-not the limit. They go
+costs less per byte than either (measured over TLS: 0.45-0.7 s of CPU a GiB down or up;
+curl and Python's ssl 0.9-1.6), so its figures show what each server does when the client
+is not the limit. They go
 beside the harness's (scenarios `retr-big-native`, `stor-big-native`), never instead.
 
 usage: bulk_native.py --port P --pid PID --label NAME --tls none|explicit --cafile CERT

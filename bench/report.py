@@ -198,57 +198,46 @@ def client_cost(rec, metric):
     return per[len(per) // 2]
 
 
-def server_cost(rec):
-    """The server's median CPU milliseconds per file in one server's runs."""
-    per = sorted(1000 * r["server_cpu_s"] / r["files"] for r in (rec or {}).get("runs", [])
-                 if r.get("server_cpu_s") is not None and r.get("files"))
+def server_cost(rec, per_file):
+    """The server's median CPU in one server's runs: milliseconds a file (per_file), or
+    seconds a run (the 1 GiB scenarios: seconds a GiB)."""
+    per = sorted((1000 * r["server_cpu_s"] / r["files"]) if per_file else r["server_cpu_s"]
+                 for r in (rec or {}).get("runs", [])
+                 if r.get("server_cpu_s") is not None and (r.get("files") or not per_file))
     return per[len(per) // 2] if per and (rec or {}).get("ok") else None
 
 
-def server_cost_gib(rec):
-    """The server's median CPU seconds per GiB moved in one server's 1 GiB runs."""
-    per = sorted(r["server_cpu_s"] for r in (rec or {}).get("runs", []) if r.get("server_cpu_s") is not None)
-    return per[len(per) // 2] if per and (rec or {}).get("ok") else None
-
-
-def bulk_notes(by, peers, sc, tls):
-    """For the native client's 1 GiB rows: each server's CPU a GiB (a server that uses a
-    whole core for the transfer is its own limit), and the peers whose runs failed."""
-    costs = [(server_cost_gib(by.get(label, {}).get((sc, tls))), label) for label in [OURS] + peers]
-    costs = [(c, label) for c, label in costs if c is not None]
-    notes = ["server CPU a GiB: " + ", ".join("%s %.2f s" % (label, c) for c, label in costs)] if costs else []
-    for label in peers:
-        rec = by.get(label, {}).get((sc, tls))
-        if rec and not rec.get("ok"):
-            notes.append("%s failed: %s" % (label, (rec.get("error") or "?")[:80]))
-    return "".join("; " + n for n in notes)
-
-
-def native_notes(by, peers, sc, tls, metric, best, value, met):
-    """For the native client's rows: the servers' CPU a file, the bare server's figures
-    (plain), and the peers whose runs failed, with their error."""
+def server_notes(by, peers, sc, tls, per_file):
+    """For the native client's rows: each server's CPU a file or a GiB (a server that uses
+    a whole core is its own limit), the servers whose runs failed, with their error, and
+    the runs made again (bench/small_native.py: why)."""
+    recs = [(label, by.get(label, {}).get((sc, tls))) for label in [OURS] + peers]
+    costs = [(label, c) for label, rec in recs if (c := server_cost(rec, per_file)) is not None]
     notes = []
-    costs = [(server_cost(by.get(label, {}).get((sc, tls))), label) for label in [OURS] + peers]
-    costs = [(c, label) for c, label in costs if c is not None]
     if costs:
-        notes.append("server CPU a file: " + ", ".join("%s %.3f ms" % (label, c) for c, label in costs))
-    floor, frec = median(by, FLOOR, sc, tls, metric)
-    if floor is not None:
-        cost = server_cost(frec)
-        note = "bare server (bench/smallfloor.rs) %s files/s at %s ms a file" % (
-            fmt(floor), "-" if cost is None else "%.3f" % cost)
-        if met == "no" and best and floor < value * best[0]:
-            note += ": the goal, %s, is beyond any server here" % fmt(value * best[0])
-        notes.append(note)
-    for label in [OURS] + peers:
-        rec = by.get(label, {}).get((sc, tls))
+        notes.append("server CPU a %s: " % ("file" if per_file else "GiB") + ", ".join(
+            ("%s %.3f ms" if per_file else "%s %.2f s") % lc for lc in costs))
+    for label, rec in recs:
         if rec and not rec.get("ok"):
             notes.append("%s failed: %s" % (label, (rec.get("error") or "?")[:80]))
-        again = sum(1 for r in (rec or {}).get("runs", []) if r.get("made_again_after"))
+        again = [r["made_again_after"] for r in (rec or {}).get("runs", []) if r.get("made_again_after")]
         if again:
-            notes.append("%s: %d run%s made again after its PASV failed (%s)" % (
-                label, again, "" if again == 1 else "s", "Address already in use"))
-    return "".join("; " + n for n in notes)
+            notes.append("%s: %d run%s made again after: %s" % (
+                label, len(again), "" if len(again) == 1 else "s", again[0][:80]))
+    return notes
+
+
+def floor_note(by, sc, tls, metric, best, value, met):
+    """For the native small-files rows: the bare server's figures (bench/smallfloor.rs)."""
+    floor, frec = median(by, FLOOR, sc, tls, metric)
+    if floor is None:
+        return []
+    cost = server_cost(frec, True)
+    note = "bare server (bench/smallfloor.rs) %s files/s at %s ms a file" % (
+        fmt(floor), "-" if cost is None else "%.3f" % cost)
+    if met == "no" and best and floor < value * best[0]:
+        note += ": the goal, %s, is beyond any server here" % fmt(value * best[0])
+    return [note]
 
 
 def steal_share(rec):
@@ -343,10 +332,12 @@ def goal_table(by, limits, floors):
                 if fl:
                     ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
             ratio_s += steal_note(by, sc, tls, best)
-            if sc.endswith("-big-native"):
-                ratio_s += bulk_notes(by, peers, sc, tls)
-            if sc.startswith("small-files-native"):
-                ratio_s += native_notes(by, peers, sc, tls, metric, best, value, met)
+            if sc.endswith("-big-native") or sc.startswith("small-files-native"):
+                per_file = sc.startswith("small-files")
+                notes = server_notes(by, peers, sc, tls, per_file)
+                if per_file:
+                    notes += floor_note(by, sc, tls, metric, best, value, met)
+                ratio_s += "".join("; " + n for n in notes)
             if sc == "list-big" and floors and floors.get("list_stat_s"):
                 fl = floors["list_stat_s"]
                 ratio_s += "; readdir+stat alone, one core: %.1f ms" % (1000 * fl)

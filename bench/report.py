@@ -26,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.environ.get("SHARED") or os.path.join(HERE, "..", "..", "shared")
 SHARED_REPORT = os.path.join(SHARED, "bench", "report.py")
 OURS = "ferroftpd"
-# Not a server anyone runs: bench/smallfloor.rs, the least a server does per small file.
+# Not a server anyone runs: bench/smallfloor.rs, the least a server does per small file,
+# measured with every small-files client (bench/run.sh).
 FLOOR = "floor"
 
 # (title, scenario, tls, metric, higher_is_better, goal kind, goal value)
@@ -70,8 +71,9 @@ GOALS = [
     ("small files, explicit TLS, a process per session (files/s)", "small-files-mp", "explicit",
      "files_per_s", True, "ratio", 2.0),
     # The same with a native client (bench/small_native.py): the Python clients cost more
-    # CPU a file than the fastest servers. Beside it, bench/smallfloor.rs (label "floor"),
-    # a server doing only what FTP requires. TLS 1.2 too: rustls, the client, uses each
+    # CPU a file than the fastest servers. Every small-files row shows bench/smallfloor.rs
+    # (label "floor"), a server doing only what FTP requires, with that row's client. TLS
+    # 1.2 too: rustls, the client, uses each
     # TLS 1.3 ticket once, so its data connections resume sessions of earlier data
     # connections, which ProFTPD refuses; in TLS 1.2 each resumes the control's session.
     ("small files, plain, native client (files/s)", "small-files-native", "none", "files_per_s",
@@ -179,6 +181,11 @@ def client_ceiling(by, sc, tls, metric):
     return cores / min(costs) if costs else None
 
 
+def run_files(r):
+    """The files one small-files run moved (the harness counts uploads and downloads)."""
+    return r.get("files") or ((r.get("uploads") or 0) + (r.get("downloads") or 0))
+
+
 def client_cost(rec, metric):
     """The client's median CPU seconds per unit (MB or file) in one server's runs."""
     if not rec or not rec.get("ok"):
@@ -189,7 +196,7 @@ def client_cost(rec, metric):
         if metric == "MB_per_s":
             units = (rec.get("bytes") or 1 << 30) / 1e6
         else:
-            units = r.get("files") or ((r.get("uploads") or 0) + (r.get("downloads") or 0))
+            units = run_files(r)
         if cpu and units:
             per.append(cpu / units)
     if not per:
@@ -201,9 +208,9 @@ def client_cost(rec, metric):
 def server_cost(rec, per_file):
     """The server's median CPU in one server's runs: milliseconds a file (per_file), or
     seconds a run (the 1 GiB scenarios: seconds a GiB)."""
-    per = sorted((1000 * r["server_cpu_s"] / r["files"]) if per_file else r["server_cpu_s"]
+    per = sorted((1000 * r["server_cpu_s"] / run_files(r)) if per_file else r["server_cpu_s"]
                  for r in (rec or {}).get("runs", [])
-                 if r.get("server_cpu_s") is not None and (r.get("files") or not per_file))
+                 if r.get("server_cpu_s") is not None and (run_files(r) or not per_file))
     return per[len(per) // 2] if per and (rec or {}).get("ok") else None
 
 
@@ -228,15 +235,16 @@ def server_notes(by, peers, sc, tls, per_file):
 
 
 def floor_note(by, sc, tls, metric, best, value, met):
-    """For the native small-files rows: the bare server's figures (bench/smallfloor.rs)."""
+    """For the small-files rows: the bare server's figures (bench/smallfloor.rs) with the
+    row's client. Below the goal, no server reaches the goal with this client here."""
     floor, frec = median(by, FLOOR, sc, tls, metric)
     if floor is None:
         return []
     cost = server_cost(frec, True)
-    note = "bare server (bench/smallfloor.rs) %s files/s at %s ms a file" % (
-        fmt(floor), "-" if cost is None else "%.3f" % cost)
+    note = "bare server (bench/smallfloor.rs), same client: %s files/s%s at %s ms a file" % (
+        fmt(floor), spread(frec, metric), "-" if cost is None else "%.3f" % cost)
     if met == "no" and best and floor < value * best[0]:
-        note += ": the goal, %s, is beyond any server here" % fmt(value * best[0])
+        note += ": the goal, %s, is beyond any server with this client here" % fmt(value * best[0])
     return [note]
 
 
@@ -332,12 +340,12 @@ def goal_table(by, limits, floors):
                 if fl:
                     ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
             ratio_s += steal_note(by, sc, tls, best)
+            notes = []
             if sc.endswith("-big-native") or sc.startswith("small-files-native"):
-                per_file = sc.startswith("small-files")
-                notes = server_notes(by, peers, sc, tls, per_file)
-                if per_file:
-                    notes += floor_note(by, sc, tls, metric, best, value, met)
-                ratio_s += "".join("; " + n for n in notes)
+                notes = server_notes(by, peers, sc, tls, sc.startswith("small-files"))
+            if sc.startswith("small-files"):
+                notes += floor_note(by, sc, tls, metric, best, value, met)
+            ratio_s += "".join("; " + n for n in notes)
             if sc == "list-big" and floors and floors.get("list_stat_s"):
                 fl = floors["list_stat_s"]
                 ratio_s += "; readdir+stat alone, one core: %.1f ms" % (1000 * fl)

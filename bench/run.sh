@@ -9,8 +9,9 @@
 #   - idle-conns BENCH_REPEAT times, each on a freshly started server (memory grown by
 #     earlier load would otherwise be reused and show as ~0 KiB per connection);
 #   - ferroftpd only: sessions-10k, 10,000 logged-in sessions held on one fresh server.
-# Then, with small-files, bench/smallfloor.rs (the least a server does per small file), and
-# with stor-big, every server at once for STOR rounds (bench/stor_rounds.py: why).
+# Then, with small-files, bench/smallfloor.rs (the least a server does per small file) with
+# each small-files client, plain and TLS; with stor-big, every server at once for STOR
+# rounds (bench/stor_rounds.py: why).
 # Every server is stopped by its PID (the peer scripts' stop), however the run ends.
 #
 # Environment (all optional):
@@ -21,8 +22,10 @@
 #   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
 #   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py)
 #   BENCH_NATIVE=1 (0: skip the native client, bench/ftpload.rs: the 1 GiB transfers
-#                   (bench/bulk_native.py), small files (bench/small_native.py) and their
-#                   bare-server floor; needs `cargo build --release --examples`)
+#                   (bench/bulk_native.py) and small files (bench/small_native.py); needs
+#                   `cargo build --release --examples`)
+#   BENCH_FLOOR=1 (0: skip the bare small-files server, bench/smallfloor.rs, measured with
+#                  every small-files client; needs `cargo build --release --examples`)
 #   BENCH_ROUNDS=5 (STOR rounds with the servers interleaved, bench/stor_rounds.py; 0: skip)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
@@ -52,8 +55,8 @@ OPTS="--max-seconds 150 --big-mib 1024 --small-sessions 8 --small-files 100 --lo
       --login-count 500 --idle-conns 500,1000 --idle-hold 5 --list-entries 10000 ${BENCH_OPTS:-}"
 common=(--host 127.0.0.1 --user ftpbench --password ftpbench --cafile "$BENCH/peers/tmp/cert.pem")
 
-script_of() {
-    if [ "$1" = ferroftpd ]; then echo "$REPO/bench/peers/ferroftpd.sh"; else echo "$BENCH/peers/$1.sh"; fi
+script_of() {   # ours (ferroftpd, and the bare server "floor") are in bench/peers
+    if [ -x "$REPO/bench/peers/$1.sh" ]; then echo "$REPO/bench/peers/$1.sh"; else echo "$BENCH/peers/$1.sh"; fi
 }
 running=""
 all_up=""   # the servers started together for the STOR rounds
@@ -79,6 +82,25 @@ bench() {   # LABEL PID PORT TLS TIMEOUT ftpbench-args...
     # shellcheck disable=SC2086
     timeout "$limit" "$PY" "$BENCH/ftpbench.py" "${common[@]}" --port "$port" --tls "$tls" \
         --pid "$pid" --label "$label" $OPTS "$@" --out "$OUT" >/dev/null
+}
+
+# The small-files clients beyond the harness's own, on a running server (LABEL PID PORT TLS):
+# a process per session (bench/small_mp.py: why there), and the native client
+# (bench/small_native.py: why there), over TLS in TLS 1.2 as well, where each data
+# connection resumes the control connection's own session.
+small_clients() {
+    local label="$1" pid="$2" port="$3" tls="$4" versions=1.3 v
+    if [ "${BENCH_MP:-1}" != 0 ]; then
+        timeout 900 "$PY" "$REPO/bench/small_mp.py" --port "$port" --pid "$pid" --label "$label" \
+            --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
+    fi
+    [ "${BENCH_NATIVE:-1}" != 0 ] || return 0
+    [ "$tls" = none ] || versions="1.3 1.2"
+    for v in $versions; do
+        timeout 900 "$PY" "$REPO/bench/small_native.py" --port "$port" --pid "$pid" --label "$label" \
+            --tls "$tls" --tls-version "$v" --cafile "$BENCH/peers/tmp/cert.pem" \
+            --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
+    done
 }
 
 {
@@ -125,23 +147,7 @@ for p in $SERVERS; do
                     --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
                     --out "$OUT" 2>>"$LOG"
             fi
-            # Small files with a process per session (bench/small_mp.py: why there).
-            if has small-files && [ "${BENCH_MP:-1}" != 0 ]; then
-                timeout 900 "$PY" "$REPO/bench/small_mp.py" --port "$port" --pid "$pid" --label "$p" \
-                    --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
-                    --out "$OUT" 2>>"$LOG"
-            fi
-            # Small files with a native client (bench/small_native.py: why there); over TLS
-            # also in TLS 1.2, where each data connection resumes the control's own session.
-            if has small-files && [ "${BENCH_NATIVE:-1}" != 0 ]; then
-                versions=1.3
-                [ "$tls" = none ] || versions="1.3 1.2"
-                for v in $versions; do
-                    timeout 900 "$PY" "$REPO/bench/small_native.py" --port "$port" --pid "$pid" \
-                        --label "$p" --tls "$tls" --tls-version "$v" --cafile "$BENCH/peers/tmp/cert.pem" \
-                        --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
-                done
-            fi
+            has small-files && small_clients "$p" "$pid" "$port" "$tls"
             stop "$p"
         fi
         # Issue 5's benchmark: logins without the password cache (the user's hash checked at
@@ -169,11 +175,18 @@ for p in $SERVERS; do
         fi
     done
 done
-# Small files against a server that does only what FTP requires (bench/smallfloor.rs).
-# After the servers: its files, deleted at its end, would slow the next server's creations.
-if has small-files && [ "${BENCH_NATIVE:-1}" != 0 ]; then
+# Small files against a server that does only what FTP requires (bench/smallfloor.rs), with
+# every small-files client: the most any server reaches with that client here. After the
+# servers: its files, deleted at its end, would slow the next server's creations.
+if has small-files && [ "${BENCH_FLOOR:-1}" != 0 ]; then
     echo "=== the bare small-files server $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
-    timeout 900 "$PY" "$REPO/bench/small_native.py" --floor --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
+    for tls in $TLS_MODES; do
+        info="$(start floor)" || { skipped+=("floor $tls (start failed)"); continue; }
+        read -r pid port <<<"$info"
+        bench floor "$pid" "$port" "$tls" 600 --scenario small-files --repeat "$REPEAT" 2>>"$LOG"
+        small_clients floor "$pid" "$port" "$tls"
+        stop floor
+    done
 fi
 if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
     echo "=== STOR rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2

@@ -13,23 +13,15 @@ beside the harness's (scenario `small-files-native`), never instead of it. Each 
 overwrite them (as in the harness's repetitions), and the last deletes them.
 
 usage: small_native.py --port P --pid PID --label NAME --tls none|explicit --cafile CERT
-                       --repeat N --out FILE [--sessions 8] [--files 400] [--size 4096]
-                       [--ftpload target/release/examples/ftpload]
-       small_native.py --floor [--smallfloor target/release/examples/smallfloor] --repeat N
-                       --out FILE ...
-The client reports its own CPU time for the timed part (the run's client_cpu_s). --floor
-starts bench/smallfloor.rs (the least any server does per file) on a free loopback port
-and an empty directory, measures it as label `floor` (plain only), and stops it by its PID.
+                       --repeat N --out FILE [--tls-version 1.3|1.2] [--sessions 8]
+                       [--files 400] [--size 4096] [--ftpload target/release/examples/ftpload]
+The client reports its own CPU time for the timed part (the run's client_cpu_s).
 """
-import os
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 
-from benchclient import FTPLOAD, HERE, options, record, run_ftpload
+from benchclient import FTPLOAD, options, record, run_ftpload
 
 
 # TIME_WAIT: ftpload leaves one socket in it per file for 60 s, and pure-ftpd then fails
@@ -74,42 +66,11 @@ def one_run(a, last):
     return run, error
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_floor(a, root):
-    """Starts bench/smallfloor.rs; returns its Popen once it accepts connections."""
-    a.port, a.tls, a.label = free_port(), "none", "floor"
-    p = subprocess.Popen([a.smallfloor, "--port", str(a.port), "--root", root])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", a.port), 1).close()
-            a.pid = p.pid
-            return p
-        except OSError:
-            if p.poll() is not None:
-                break
-            time.sleep(0.05)
-    p.kill()
-    p.wait()
-    raise SystemExit("small_native.py: smallfloor did not start")
-
-
 def main():
     # run.sh's timeout sends SIGTERM: exit through the finally blocks, which stop the
     # client and the bare server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ap = options(__doc__, one_server=False)
-    ap.add_argument("--port", type=int)
-    ap.add_argument("--pid", type=int, help="the server's PID (CPU figures)")
-    ap.add_argument("--label")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--floor", action="store_true", help="measure bench/smallfloor.rs instead")
-    ap.add_argument("--smallfloor", default=os.path.join(HERE, "..", "target", "release", "examples", "smallfloor"))
+    ap = options(__doc__)
     ap.add_argument("--tls-version", choices=["1.3", "1.2"], default="1.3",
                     help="1.2: every data connection resumes the control connection's session")
     ap.add_argument("--sessions", type=int, default=8)
@@ -117,35 +78,26 @@ def main():
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--ftpload", default=FTPLOAD)
     a = ap.parse_args()
-    if not a.floor and (a.port is None or a.pid is None or a.label is None):
-        ap.error("--port, --pid and --label are needed (or --floor)")
     rates, runs, error = [], [], None
     waited = wait_quiet()
-    with tempfile.TemporaryDirectory(prefix="smallfloor.") as root:
-        floor = start_floor(a, root) if a.floor else None
-        try:
-            for i in range(a.repeat):
-                run, error = one_run(a, i == a.repeat - 1)
-                refused = None
-                if error and "already in use" in error:
-                    # The server could not bind a passive port (pure-ftpd and ProFTPD, once
-                    # the runs before left thousands of sockets in TIME_WAIT): a limit of
-                    # that server, kept in the record, and the run made again once the
-                    # machine is quiet, so the figure is its speed, not the churn's.
-                    refused, waited = error, wait_quiet()
-                    run, error = one_run(a, i == a.repeat - 1)
-                if error:
-                    break
-                rates.append(run["files"] / run["wall_s"])
-                run["waited_for_time_wait_s"] = waited
-                if refused:
-                    run["made_again_after"] = refused
-                waited = 0
-                runs.append(run)
-        finally:
-            if floor is not None:
-                floor.kill()
-                floor.wait()
+    for i in range(a.repeat):
+        run, error = one_run(a, i == a.repeat - 1)
+        refused = None
+        if error and "already in use" in error:
+            # The server could not bind a passive port (pure-ftpd and ProFTPD, once the
+            # runs before left thousands of sockets in TIME_WAIT): a limit of that server,
+            # kept in the record, and the run made again once the machine is quiet, so the
+            # figure is its speed, not the churn's.
+            refused, waited = error, wait_quiet()
+            run, error = one_run(a, i == a.repeat - 1)
+        if error:
+            break
+        rates.append(run["files"] / run["wall_s"])
+        run["waited_for_time_wait_s"] = waited
+        if refused:
+            run["made_again_after"] = refused
+        waited = 0
+        runs.append(run)
     scenario = "small-files-native" + ("-tls12" if a.tls != "none" and a.tls_version == "1.2" else "")
     record(a, scenario, "files_per_s", rates, runs, error, sessions=a.sessions,
            files_per_session=a.files, file_bytes=a.size, client="bench/ftpload.rs, a thread per session")

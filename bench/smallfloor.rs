@@ -4,17 +4,28 @@
 //! ferroftpd: about 80%): a TCP connection set up and torn down per file, three replies,
 //! a file created or truncated. This server does only what FTP requires of any server for
 //! each file, with a thread per connection and blocking sockets: PASV (a listener on the
-//! next port of a range, as the servers measured have one), the command, 150, accept, the bytes (read and write for STOR, sendfile
-//! for RETR), close, 226. No login check, no path confinement, no permissions, quotas,
-//! timeouts, logs or ABOR: nothing a real server may leave out. `bench/small_native.py
-//! --floor` runs it with the native client: its files/s is the most any server reaches
-//! with that client on the machine, its CPU a file the least.
+//! next port of a range, as the servers measured have one), the command, 150, accept, the
+//! bytes (read and write for STOR, sendfile for RETR), close, 226. No login check, no path
+//! confinement, no permissions, quotas, timeouts, logs or ABOR: nothing a real server may
+//! leave out. With `--cert` and `--key` it also takes explicit TLS (AUTH TLS, PBSZ, PROT P)
+//! through rustls, as ferroftpd does: data connections resume the control connection's
+//! session, and close with close_notify both ways.
 //!
-//! usage: smallfloor --port P --root DIR [--pasv 16000-17999]  (127.0.0.1; runs until killed)
+//! `bench/peers/floor.sh` starts it like a peer server, and `make bench` runs the
+//! small-files clients against it (bench/run.sh): the harness's threads (ftpbench.py), a
+//! process per session (small_mp.py) and the native client (small_native.py). With each
+//! client its files/s is the most any server reaches on the machine, its CPU a file the
+//! least.
+//!
+//! usage: smallfloor --port P --root DIR [--pasv 16000-17999] [--cert PEM --key PEM]
+//! (127.0.0.1; runs until killed)
 //! Not port 0 for PASV: with tens of thousands of sockets in TIME_WAIT, as this scenario
 //! leaves, the kernel's search for a free ephemeral port cost 3.7 ms of CPU a file.
-//! Plain FTP only. Bench tool: never expose it; it serves DIR to anyone on loopback.
+//! Bench tool: never expose it; it serves DIR to anyone on loopback.
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,14 +34,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Control connections' reads are bounded; accept and the data connections are not
-/// (bench/small_native.py kills the server by its PID when the run ends).
+/// Control connections' reads are bounded, and TLS data connections'; accept is not (the
+/// caller stops the server by its PID when the run ends).
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
     let mut port = None;
     let mut root = None;
     let mut range = (16000u16, 17999u16);
+    let (mut cert, mut key) = (None, None);
     let mut it = std::env::args().skip(1);
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
         match k.as_str() {
@@ -41,12 +53,28 @@ fn main() {
                     range = (a.parse().unwrap_or(range.0), b.parse().unwrap_or(range.1));
                 }
             }
+            "--cert" => cert = Some(v),
+            "--key" => key = Some(v),
             _ => {}
         }
     }
     let (Some(port), Some(root)) = (port, root) else {
-        eprintln!("usage: smallfloor --port P --root DIR");
+        eprintln!("usage: smallfloor --port P --root DIR [--pasv A-B] [--cert PEM --key PEM]");
         std::process::exit(2);
+    };
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => match tls_configs(&cert, &key) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                eprintln!("smallfloor: {e}");
+                std::process::exit(1);
+            }
+        },
+        (None, None) => None,
+        _ => {
+            eprintln!("smallfloor: --cert and --key go together");
+            std::process::exit(2);
+        }
     };
     let listener = match TcpListener::bind(("127.0.0.1", port)) {
         Ok(l) => l,
@@ -61,11 +89,69 @@ fn main() {
     });
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
-        let (root, ports) = (root.clone(), ports.clone());
+        let (root, ports, tls) = (root.clone(), ports.clone(), tls.clone());
         std::thread::spawn(move || {
-            let _ = session(conn, &root, &ports);
+            let _ = session(conn, &root, &ports, tls.as_deref());
         });
     }
+}
+
+/// The configurations for control and data connections: as ferroftpd's, the same ticket
+/// key for both (so data connections resume the control's session, TLS 1.3 or 1.2), four
+/// tickets after a control handshake and one after a data one (rustls, the native client,
+/// uses each ticket once).
+struct Tls {
+    control: Arc<ServerConfig>,
+    data: Arc<ServerConfig>,
+}
+
+fn tls_configs(cert: &str, key: &str) -> Result<Tls, String> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{cert}: {e}"))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{key}: {e}"))?;
+    // AES-128-GCM first, in the server's order, as ferroftpd on a machine with AES
+    // instructions: its SHA-256 key schedule is the cheaper one for a handshake a file.
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    use rustls::CipherSuite as C;
+    provider.cipher_suites.sort_by_key(|s| {
+        !matches!(
+            s.suite(),
+            C::TLS13_AES_128_GCM_SHA256
+                | C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+                | C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        )
+    });
+    let mut control = ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| format!("TLS: {e}"))?;
+    control.ticketer =
+        rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS: {e}"))?;
+    control.ignore_client_order = true;
+    control.send_tls13_tickets = 4;
+    let mut data = control.clone();
+    data.send_tls13_tickets = 1;
+    Ok(Tls {
+        control: Arc::new(control),
+        data: Arc::new(data),
+    })
+}
+
+/// The control connection, plain or TLS, and a data connection's stream.
+trait Conn: Read + Write + Send {}
+impl<T: Read + Write + Send> Conn for T {}
+
+/// A server side TLS stream over `sock`, its handshake done.
+fn tls_over(
+    config: &Arc<ServerConfig>,
+    mut sock: TcpStream,
+) -> io::Result<StreamOwned<ServerConnection, TcpStream>> {
+    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock)?;
+    }
+    Ok(StreamOwned::new(conn, sock))
 }
 
 /// The passive range, taken in turn (std's bind sets SO_REUSEADDR: TIME_WAIT is no bar).
@@ -89,13 +175,14 @@ impl Ports {
     }
 }
 
-fn session(ctl: TcpStream, root: &Path, ports: &Ports) -> io::Result<()> {
+fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io::Result<()> {
     ctl.set_nodelay(true)?;
     ctl.set_read_timeout(Some(IO_TIMEOUT))?;
-    let mut out = ctl.try_clone()?;
-    let mut lines = BufReader::new(ctl);
-    out.write_all(b"220 floor\r\n")?;
+    // Replies are written through the reader's stream: one stream, plain or TLS.
+    let mut lines: BufReader<Box<dyn Conn>> = BufReader::new(Box::new(ctl.try_clone()?));
+    lines.get_mut().write_all(b"220 floor\r\n")?;
     let mut pasv: Option<TcpListener> = None;
+    let mut prot_p = false;
     let mut line = String::new();
     loop {
         line.clear();
@@ -105,7 +192,23 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports) -> io::Result<()> {
         let line = line.trim_end();
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
         let path = root.join(arg.trim_start_matches('/'));
+        let out = lines.get_mut();
         match verb {
+            "AUTH" => {
+                let Some(tls) = tls else {
+                    out.write_all(b"502 no TLS\r\n")?;
+                    continue;
+                };
+                out.write_all(b"234 go\r\n")?;
+                // The client waits for 234 before its handshake: nothing is buffered.
+                let stream = tls_over(&tls.control, ctl.try_clone()?)?;
+                lines = BufReader::new(Box::new(stream));
+            }
+            "PBSZ" => out.write_all(b"200 PBSZ=0\r\n")?,
+            "PROT" => {
+                prot_p = arg == "P";
+                out.write_all(b"200 ok\r\n")?;
+            }
             "USER" => out.write_all(b"331 any password\r\n")?,
             "PASS" => out.write_all(b"230 in\r\n")?,
             "TYPE" => out.write_all(b"200 ok\r\n")?,
@@ -146,10 +249,21 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports) -> io::Result<()> {
                 out.write_all(b"150 go\r\n")?;
                 let (data, _) = l.accept()?;
                 drop(l);
-                if verb == "STOR" {
-                    receive(data, file)?;
-                } else {
-                    send(data, &file)?;
+                // A TLS transfer ends with small records (the last bytes, close_notify)
+                // that Nagle would hold for the client's delayed ACK.
+                data.set_nodelay(true)?;
+                match tls.filter(|_| prot_p) {
+                    Some(tls) => {
+                        data.set_read_timeout(Some(IO_TIMEOUT))?;
+                        let data = tls_over(&tls.data, data)?;
+                        if verb == "STOR" {
+                            receive_tls(data, file)?;
+                        } else {
+                            send_tls(data, file)?;
+                        }
+                    }
+                    None if verb == "STOR" => receive(data, file)?,
+                    None => send(data, &file)?,
                 }
                 out.write_all(b"226 done\r\n")?;
             }
@@ -158,7 +272,7 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports) -> io::Result<()> {
     }
 }
 
-fn receive(mut data: TcpStream, mut file: File) -> io::Result<()> {
+fn receive(mut data: impl Read, mut file: File) -> io::Result<()> {
     let mut buf = [0u8; 32 << 10];
     loop {
         let n = data.read(&mut buf)?;
@@ -167,6 +281,21 @@ fn receive(mut data: TcpStream, mut file: File) -> io::Result<()> {
         }
         file.write_all(&buf[..n])?;
     }
+}
+
+/// Up to the client's close_notify, then ours.
+fn receive_tls(mut data: StreamOwned<ServerConnection, TcpStream>, file: File) -> io::Result<()> {
+    receive(&mut data, file)?;
+    data.conn.send_close_notify();
+    data.flush()
+}
+
+/// The file, then our close_notify. Closing does not wait for the client's: as ferroftpd,
+/// the client has all it needs, and its close_notify can meet a closed socket.
+fn send_tls(mut data: StreamOwned<ServerConnection, TcpStream>, mut file: File) -> io::Result<()> {
+    io::copy(&mut file, &mut data)?;
+    data.conn.send_close_notify();
+    data.flush()
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]

@@ -33,9 +33,11 @@ fn assert_stopped(last: &Reply, what: &str) {
 }
 
 /// Every upload verb is refused before any data (no 150) with `552 Upload refused: ...`.
+/// The caller checks that `existing` is unchanged: a refused STOR must not truncate it.
 fn assert_uploads_refused_up_front(c: &mut Ctrl, existing: &str) {
     for line in [
         "STOR refused.bin".to_string(),
+        format!("STOR {existing}"),
         format!("APPE {existing}"),
         "STOU".to_string(),
     ] {
@@ -246,6 +248,7 @@ fn total_data_transfer_counts_both_directions_and_overrides_the_others() {
     let r = refused_up_front(&mut c, "RETR one.bin", 550);
     assert_eq!(r.first(), DOWNLOAD_REFUSED);
     assert_uploads_refused_up_front(&mut c, "one.bin");
+    assert!(fs::read(s.home().join("one.bin")).unwrap() == one);
 }
 
 #[test]

@@ -237,16 +237,18 @@ def server_notes(by, peers, sc, tls, per_file):
 def floor_note(by, sc, tls, metric, best, value, met, ours):
     """For the small-files rows: the bare server's figures (bench/smallfloor.rs) with the
     row's client. Below the goal, no server reaches the goal with this client here; but
-    a bare server slower than ferroftpd itself measured its moment (it runs after the
+    a bare server slower than a real server measured its moment (it runs after the
     servers, with their sockets in TIME_WAIT and their files deleted), not a bound."""
     floor, frec = median(by, FLOOR, sc, tls, metric)
     if floor is None:
-        return []
+        failed = frec and not frec.get("ok")
+        return ["bare server failed: %s" % (frec.get("error") or "?")[:80]] if failed else []
     cost = server_cost(frec, True)
     note = "bare server (bench/smallfloor.rs), same client: %s files/s%s at %s ms a file" % (
         fmt(floor), spread(frec, metric), "-" if cost is None else "%.3f" % cost)
-    if ours is not None and floor < ours:
-        note += ": below ferroftpd's own figure, so no bound in this run"
+    fastest = max(ours or 0, best[0] if best else 0)
+    if floor < fastest:
+        note += ": below a server's own figure, so no bound in this run"
     elif met == "no" and best and floor < value * best[0]:
         note += ": the goal, %s, is beyond any server with this client here" % fmt(value * best[0])
     return [note]

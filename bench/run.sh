@@ -68,10 +68,9 @@ cleanup() {
 }
 trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
-start() {   # prints "PID PORT"
+start() {   # prints "PID PORT"; run in $(...), so the caller sets $running itself
     local line
     line="$("$(script_of "$1")" start)" || return 1
-    running="$1"
     echo "$line" >&2
     echo "$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line") $(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line")"
 }
@@ -133,7 +132,7 @@ for p in $SERVERS; do
     for tls in $TLS_MODES; do
         if [ -n "$main" ]; then
             info="$(start "$p")" || { skipped+=("$p $tls (start failed)"); continue; }
-            read -r pid port <<<"$info"
+            read -r pid port <<<"$info"; running="$p"
             bench "$p" "$pid" "$port" "$tls" 1500 --scenario "$main" --repeat "$REPEAT" 2>>"$LOG"
             # The same bulk transfers with a second client (bench/bulk_py.py: why there).
             if has retr-big && [ "${BENCH_PYBULK:-1}" != 0 ]; then
@@ -154,21 +153,21 @@ for p in $SERVERS; do
         # every login), beside the figure with it.
         if has logins && [ "$p" = ferroftpd ] && [ "$tls" = none ]; then
             info="$(FERROFTPD_PASSWORD_CACHING=false start "$p")" || { skipped+=("$p nocache (start failed)"); continue; }
-            read -r pid port <<<"$info"
+            read -r pid port <<<"$info"; running="$p"
             bench "$p-nocache" "$pid" "$port" "$tls" 600 --scenario logins --repeat "$REPEAT" 2>>"$LOG"
             stop "$p"
         fi
         if has idle-conns; then
             for _ in $(seq 1 "$REPEAT"); do
                 info="$(start "$p")" || { skipped+=("$p $tls idle (start failed)"); break; }
-                read -r pid port <<<"$info"
+                read -r pid port <<<"$info"; running="$p"
                 bench "$p" "$pid" "$port" "$tls" 600 --scenario idle-conns --repeat 1 2>>"$LOG"
                 stop "$p"
             done
         fi
         if has sessions-10k && [ "$p" = ferroftpd ]; then
             info="$(start "$p")" || { skipped+=("$p $tls 10k (start failed)"); continue; }
-            read -r pid port <<<"$info"
+            read -r pid port <<<"$info"; running="$p"
             bench "$p" "$pid" "$port" "$tls" 600 --scenario idle-conns --repeat 1 \
                 --idle-conns 10000 --idle-hold 10 --max-seconds 400 2>>"$LOG"
             stop "$p"
@@ -180,9 +179,10 @@ done
 # servers: its files, deleted at its end, would slow the next server's creations.
 if has small-files && [ "${BENCH_FLOOR:-1}" != 0 ]; then
     echo "=== the bare small-files server $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+    "$(script_of floor)" stop >/dev/null 2>&1 || true   # one left by an interrupted run
     for tls in $TLS_MODES; do
         info="$(start floor)" || { skipped+=("floor $tls (start failed)"); continue; }
-        read -r pid port <<<"$info"
+        read -r pid port <<<"$info"; running=floor
         bench floor "$pid" "$port" "$tls" 600 --scenario small-files --repeat "$REPEAT" 2>>"$LOG"
         small_clients floor "$pid" "$port" "$tls"
         stop floor

@@ -67,8 +67,8 @@ def one_run(a, last):
 
 
 def main():
-    # run.sh's timeout sends SIGTERM: exit through the finally blocks, which stop the
-    # client and the bare server.
+    # run.sh's timeout sends SIGTERM: exit through run_ftpload's finally, which stops the
+    # client.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = options(__doc__)
     ap.add_argument("--tls-version", choices=["1.3", "1.2"], default="1.3",

@@ -182,7 +182,7 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
     let mut lines: BufReader<Box<dyn Conn>> = BufReader::new(Box::new(ctl.try_clone()?));
     lines.get_mut().write_all(b"220 floor\r\n")?;
     let mut pasv: Option<TcpListener> = None;
-    let mut prot_p = false;
+    let (mut prot_p, mut secure) = (false, false);
     let mut line = String::new();
     loop {
         line.clear();
@@ -192,6 +192,8 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
         let line = line.trim_end();
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
         let path = root.join(arg.trim_start_matches('/'));
+        // Commands the client sent behind this one, already read.
+        let pending = !lines.buffer().is_empty();
         let out = lines.get_mut();
         match verb {
             "AUTH" => {
@@ -199,14 +201,21 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
                     out.write_all(b"502 no TLS\r\n")?;
                     continue;
                 };
+                if secure || pending {
+                    // Again, or commands sent behind AUTH: they would be lost in the swap.
+                    out.write_all(b"503 bad sequence\r\n")?;
+                    continue;
+                }
                 out.write_all(b"234 go\r\n")?;
-                // The client waits for 234 before its handshake: nothing is buffered.
                 let stream = tls_over(&tls.control, ctl.try_clone()?)?;
                 lines = BufReader::new(Box::new(stream));
+                secure = true;
             }
+            // PBSZ and PROT only once the control connection is protected (RFC 4217).
+            "PBSZ" | "PROT" if !secure => out.write_all(b"503 AUTH first\r\n")?,
             "PBSZ" => out.write_all(b"200 PBSZ=0\r\n")?,
             "PROT" => {
-                prot_p = arg == "P";
+                prot_p = arg.eq_ignore_ascii_case("P");
                 out.write_all(b"200 ok\r\n")?;
             }
             "USER" => out.write_all(b"331 any password\r\n")?,
@@ -222,7 +231,10 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
             }
             "QUIT" => return out.write_all(b"221 bye\r\n"),
             "PASV" => {
-                let l = ports.listen()?;
+                let Ok(l) = ports.listen() else {
+                    out.write_all(b"425 no passive port\r\n")?;
+                    continue;
+                };
                 let p = l.local_addr()?.port();
                 pasv = Some(l);
                 let reply = format!("227 passive (127,0,0,1,{},{})\r\n", p >> 8, p & 255);
@@ -247,28 +259,36 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
                     continue;
                 };
                 out.write_all(b"150 go\r\n")?;
-                let (data, _) = l.accept()?;
-                drop(l);
-                // A TLS transfer ends with small records (the last bytes, close_notify)
-                // that Nagle would hold for the client's delayed ACK.
-                data.set_nodelay(true)?;
-                match tls.filter(|_| prot_p) {
-                    Some(tls) => {
-                        data.set_read_timeout(Some(IO_TIMEOUT))?;
-                        let data = tls_over(&tls.data, data)?;
-                        if verb == "STOR" {
-                            receive_tls(data, file)?;
-                        } else {
-                            send_tls(data, file)?;
-                        }
-                    }
-                    None if verb == "STOR" => receive(data, file)?,
-                    None => send(data, &file)?,
+                match transfer(l, verb == "STOR", file, tls.filter(|_| prot_p)) {
+                    Ok(()) => out.write_all(b"226 done\r\n")?,
+                    // A failed data connection fails the transfer, not the session.
+                    Err(_) => out.write_all(b"426 transfer failed\r\n")?,
                 }
-                out.write_all(b"226 done\r\n")?;
             }
             _ => out.write_all(b"502 no\r\n")?,
         }
+    }
+}
+
+/// The data connection of one STOR or RETR: accept, TLS if protected, the bytes, close.
+fn transfer(l: TcpListener, stor: bool, file: File, tls: Option<&Tls>) -> io::Result<()> {
+    let (data, _) = l.accept()?;
+    drop(l);
+    // A TLS transfer ends with small records (the last bytes, close_notify) that Nagle
+    // would hold for the client's delayed ACK.
+    data.set_nodelay(true)?;
+    match tls {
+        Some(tls) => {
+            data.set_read_timeout(Some(IO_TIMEOUT))?;
+            let data = tls_over(&tls.data, data)?;
+            if stor {
+                receive_tls(data, file)
+            } else {
+                send_tls(data, file)
+            }
+        }
+        None if stor => receive(data, file),
+        None => send(data, &file),
     }
 }
 
@@ -283,7 +303,8 @@ fn receive(mut data: impl Read, mut file: File) -> io::Result<()> {
     }
 }
 
-/// Up to the client's close_notify, then ours.
+/// Up to the client's close_notify, then ours. A TCP close without close_notify is an
+/// error (rustls: UnexpectedEof): the upload may be cut, and the reply says it failed.
 fn receive_tls(mut data: StreamOwned<ServerConnection, TcpStream>, file: File) -> io::Result<()> {
     receive(&mut data, file)?;
     data.conn.send_close_notify();

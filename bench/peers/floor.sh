@@ -16,7 +16,7 @@ SMALLFLOOR="${SMALLFLOOR:-$REPO/target/release/examples/smallfloor}"
 
 start() {
     [ -x "$SMALLFLOOR" ] || die "$SMALLFLOOR not built (cargo build --release --examples)"
-    ensure_cert
+    ensure_cert; ensure_user
     local data
     data="$(make_datadir "$NAME")"
     start_bg "$NAME" "$PORT" "$SMALLFLOOR" --port "$PORT" --root "$data" --pasv "$PASV" \

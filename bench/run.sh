@@ -58,7 +58,8 @@ common=(--host 127.0.0.1 --user ftpbench --password ftpbench --cafile "$BENCH/pe
 script_of() {   # ours (ferroftpd, and the bare server "floor") are in bench/peers
     if [ -x "$REPO/bench/peers/$1.sh" ]; then echo "$REPO/bench/peers/$1.sh"; else echo "$BENCH/peers/$1.sh"; fi
 }
-running=""
+running=""   # the server started last, while it runs (stopped by the cleanup)
+pid="" port=""
 all_up=""   # the servers started together for the STOR rounds
 cleanup() {
     [ -n "$running" ] && "$(script_of "$running")" stop >&2 2>/dev/null
@@ -68,11 +69,13 @@ cleanup() {
 }
 trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
-start() {   # prints "PID PORT"; run in $(...), so the caller sets $running itself
+start() {   # NAME: starts it and sets $pid, $port and $running (the cleanup's to stop)
     local line
     line="$("$(script_of "$1")" start)" || return 1
     echo "$line" >&2
-    echo "$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line") $(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line")"
+    pid="$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
+    port="$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line")"
+    running="$1"
 }
 stop() { "$(script_of "$1")" stop >&2; running=""; }
 has() { [[ "$SCENARIOS" == *",$1,"* ]]; }
@@ -131,8 +134,7 @@ for p in $SERVERS; do
     fi
     for tls in $TLS_MODES; do
         if [ -n "$main" ]; then
-            info="$(start "$p")" || { skipped+=("$p $tls (start failed)"); continue; }
-            read -r pid port <<<"$info"; running="$p"
+            start "$p" || { skipped+=("$p $tls (start failed)"); continue; }
             bench "$p" "$pid" "$port" "$tls" 1500 --scenario "$main" --repeat "$REPEAT" 2>>"$LOG"
             # The same bulk transfers with a second client (bench/bulk_py.py: why there).
             if has retr-big && [ "${BENCH_PYBULK:-1}" != 0 ]; then
@@ -152,22 +154,19 @@ for p in $SERVERS; do
         # Issue 5's benchmark: logins without the password cache (the user's hash checked at
         # every login), beside the figure with it.
         if has logins && [ "$p" = ferroftpd ] && [ "$tls" = none ]; then
-            info="$(FERROFTPD_PASSWORD_CACHING=false start "$p")" || { skipped+=("$p nocache (start failed)"); continue; }
-            read -r pid port <<<"$info"; running="$p"
+            FERROFTPD_PASSWORD_CACHING=false start "$p" || { skipped+=("$p nocache (start failed)"); continue; }
             bench "$p-nocache" "$pid" "$port" "$tls" 600 --scenario logins --repeat "$REPEAT" 2>>"$LOG"
             stop "$p"
         fi
         if has idle-conns; then
             for _ in $(seq 1 "$REPEAT"); do
-                info="$(start "$p")" || { skipped+=("$p $tls idle (start failed)"); break; }
-                read -r pid port <<<"$info"; running="$p"
+                start "$p" || { skipped+=("$p $tls idle (start failed)"); break; }
                 bench "$p" "$pid" "$port" "$tls" 600 --scenario idle-conns --repeat 1 2>>"$LOG"
                 stop "$p"
             done
         fi
         if has sessions-10k && [ "$p" = ferroftpd ]; then
-            info="$(start "$p")" || { skipped+=("$p $tls 10k (start failed)"); continue; }
-            read -r pid port <<<"$info"; running="$p"
+            start "$p" || { skipped+=("$p $tls 10k (start failed)"); continue; }
             bench "$p" "$pid" "$port" "$tls" 600 --scenario idle-conns --repeat 1 \
                 --idle-conns 10000 --idle-hold 10 --max-seconds 400 2>>"$LOG"
             stop "$p"
@@ -181,8 +180,7 @@ if has small-files && [ "${BENCH_FLOOR:-1}" != 0 ]; then
     echo "=== the bare small-files server $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
     "$(script_of floor)" stop >/dev/null 2>&1 || true   # one left by an interrupted run
     for tls in $TLS_MODES; do
-        info="$(start floor)" || { skipped+=("floor $tls (start failed)"); continue; }
-        read -r pid port <<<"$info"; running=floor
+        start floor || { skipped+=("floor $tls (start failed)"); continue; }
         bench floor "$pid" "$port" "$tls" 600 --scenario small-files --repeat "$REPEAT" 2>>"$LOG"
         small_clients floor "$pid" "$port" "$tls"
         stop floor

@@ -8,8 +8,8 @@
 //! bytes (read and write for STOR, sendfile for RETR), close, 226. No login check, no path
 //! confinement, no permissions, quotas, timeouts, logs or ABOR: nothing a real server may
 //! leave out. With `--cert` and `--key` it also takes explicit TLS (AUTH TLS, PBSZ, PROT P)
-//! through rustls, as ferroftpd does: data connections resume the control connection's
-//! session, and close with close_notify both ways.
+//! with ferroftpd's own TLS configuration and handshake (`ferroftpd::tls`): data
+//! connections resume the control connection's session, and close with close_notify.
 //!
 //! `bench/peers/floor.sh` starts it like a peer server, and `make bench` runs the
 //! small-files clients against it (bench/run.sh): the harness's threads (ftpbench.py), a
@@ -23,16 +23,18 @@
 //! leaves, the kernel's search for a free ephemeral port cost 3.7 ms of CPU a file.
 //! Bench tool: never expose it; it serves DIR to anyone on loopback.
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use ferroftpd::config::tls::{
+    BindingTls, CertFiles, ClientAuth, GlobalTls, MinVersion, SessionReuse, TlsMode,
+};
+use ferroftpd::tls::{Choice, TlsContext, TOKEN_LEN};
+use rustls::{ServerConnection, StreamOwned};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Control connections' reads are bounded, and TLS data connections'; accept is not (the
 /// caller stops the server by its PID when the run ends).
@@ -96,58 +98,43 @@ fn main() {
     }
 }
 
-/// The configurations for control and data connections: as ferroftpd's, the same ticket
-/// key for both (so data connections resume the control's session, TLS 1.3 or 1.2), four
-/// tickets after a control handshake and one after a data one (rustls, the native client,
-/// uses each ticket once).
+/// ferroftpd's own TLS configurations (`tls_mode` 0, default keys), for control and data
+/// connections: the same suites in the same order, ticket key and ticket counts, so the
+/// floor's TLS costs what ferroftpd's does and nothing else of ferroftpd runs.
 struct Tls {
-    control: Arc<ServerConfig>,
-    data: Arc<ServerConfig>,
+    control: Choice,
+    data: Choice,
 }
 
 fn tls_configs(cert: &str, key: &str) -> Result<Tls, String> {
-    let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{cert}: {e}"))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{key}: {e}"))?;
-    // AES-128-GCM first, in the server's order, as ferroftpd on a machine with AES
-    // instructions: its SHA-256 key schedule is the cheaper one for a handshake a file.
-    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-    use rustls::CipherSuite as C;
-    provider.cipher_suites.sort_by_key(|s| {
-        !matches!(
-            s.suite(),
-            C::TLS13_AES_128_GCM_SHA256
-                | C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-                | C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-        )
-    });
-    let mut control = ServerConfig::builder_with_provider(Arc::new(provider))
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
-        .map_err(|e| format!("TLS: {e}"))?;
-    control.ticketer =
-        rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS: {e}"))?;
-    control.ignore_client_order = true;
-    control.send_tls13_tickets = 4;
-    let mut data = control.clone();
-    data.send_tls13_tickets = 1;
-    Ok(Tls {
-        control: Arc::new(control),
-        data: Arc::new(data),
-    })
+    let settings = BindingTls {
+        mode: TlsMode::Optional,
+        cert: Some(CertFiles {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        min_version: MinVersion::Tls12,
+        cipher_suites: Vec::new(),
+        client_auth: ClientAuth::None,
+        session_reuse: SessionReuse::NotChecked,
+    };
+    let ctx = TlsContext::load(&settings, &GlobalTls::default())?;
+    // The token tags sessions only where `tls_session_reuse` is 1: not here.
+    let (control, data) = ctx.config_pair(&[0; TOKEN_LEN]);
+    Ok(Tls { control, data })
 }
 
-/// The control connection, plain or TLS, and a data connection's stream.
+/// The control connection, plain or TLS.
 trait Conn: Read + Write + Send {}
 impl<T: Read + Write + Send> Conn for T {}
 
-/// A server side TLS stream over `sock`, its handshake done.
+/// A server side TLS stream over `sock` (which has a read timeout), its handshake done, as
+/// ferroftpd starts one.
 fn tls_over(
-    config: &Arc<ServerConfig>,
+    choice: &Choice,
     mut sock: TcpStream,
 ) -> io::Result<StreamOwned<ServerConnection, TcpStream>> {
-    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+    let mut conn = ferroftpd::tls::accept(choice, &[], &mut sock, Instant::now() + IO_TIMEOUT)?;
     while conn.is_handshaking() {
         conn.complete_io(&mut sock)?;
     }

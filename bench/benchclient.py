@@ -40,6 +40,15 @@ def options(doc, one_server=True):
     return ap
 
 
+def parse_servers(spec):
+    """The rounds scripts' --servers: LABEL:PORT:PID,... as [(label, port, pid)]."""
+    servers = []
+    for one in spec.split(","):
+        label, port, pid = one.split(":")
+        servers.append((label, int(port), int(pid)))
+    return servers
+
+
 def connect(a):
     """A logged-in session in binary mode; with TLS, PROT P and data connections that
     resume the control connection's session (the harness's client classes)."""

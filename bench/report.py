@@ -82,6 +82,23 @@ GOALS = [
      "files_per_s", True, "ratio", 2.0),
     ("small files, explicit TLS 1.2, native client (files/s)", "small-files-native-tls12", "explicit",
      "files_per_s", True, "ratio", 2.0),
+    # The same clients with every server running, the bare server among them, taking turns
+    # round by round (bench/small_rounds.py): a small-files run lasts seconds, and the
+    # client's CPU a file drifts more than the servers differ.
+    ("small files, plain, servers in turn, harness's client (files/s)", "small-files-rounds", "none",
+     "files_per_s", True, "ratio", 1.5),
+    ("small files, explicit TLS, servers in turn, harness's client (files/s)", "small-files-rounds",
+     "explicit", "files_per_s", True, "ratio", 2.0),
+    ("small files, plain, servers in turn, a process per session (files/s)", "small-files-mp-rounds",
+     "none", "files_per_s", True, "ratio", 1.5),
+    ("small files, explicit TLS, servers in turn, a process per session (files/s)",
+     "small-files-mp-rounds", "explicit", "files_per_s", True, "ratio", 2.0),
+    ("small files, plain, servers in turn, native client (files/s)", "small-files-native-rounds", "none",
+     "files_per_s", True, "ratio", 1.5),
+    ("small files, explicit TLS 1.3, servers in turn, native client (files/s)",
+     "small-files-native-rounds", "explicit", "files_per_s", True, "ratio", 2.0),
+    ("small files, explicit TLS 1.2, servers in turn, native client (files/s)",
+     "small-files-native-tls12-rounds", "explicit", "files_per_s", True, "ratio", 2.0),
     ("logins/s, plain (connect, USER, PASS, QUIT)", "logins", "none", "logins_per_s", True, "ratio", 1.5),
     ("logins/s, explicit TLS (no goal)", "logins", "explicit", "logins_per_s", True, None, None),
     ("LIST 10,000 entries, plain (s)", "list-big", "none", "LIST_s", False, "ratio", 2.0),
@@ -176,7 +193,8 @@ def client_ceiling(by, sc, tls, metric):
     cores = 1 if sc in ONE_CORE else (os.cpu_count() or 1)
     # The same client code with a process per session (small_mp.py) shows what a file
     # costs it without the GIL queue: a bound for the threaded client too.
-    kinds = (sc, sc + "-mp") if sc == "small-files" else (sc,)
+    kinds = {"small-files": (sc, "small-files-mp"),
+             "small-files-rounds": (sc, "small-files-mp-rounds")}.get(sc, (sc,))
     costs = [c for d in by.values() for k in kinds if (c := client_cost(d.get((k, tls)), metric))]
     return cores / min(costs) if costs else None
 
@@ -215,9 +233,9 @@ def server_cost(rec, per_file):
 
 
 def server_notes(by, peers, sc, tls, per_file):
-    """For the native client's rows: each server's CPU a file or a GiB (a server that uses
-    a whole core is its own limit), the servers whose runs failed, with their error, and
-    the runs made again (bench/small_native.py: why)."""
+    """For the native client's rows and the rounds': each server's CPU a file or a GiB (a
+    server that uses a whole core is its own limit), the servers whose runs failed, with
+    their error, and the runs made again (bench/small_native.py: why)."""
     recs = [(label, by.get(label, {}).get((sc, tls))) for label in [OURS] + peers]
     costs = [(label, c) for label, rec in recs if (c := server_cost(rec, per_file)) is not None]
     notes = []
@@ -237,8 +255,9 @@ def server_notes(by, peers, sc, tls, per_file):
 def floor_note(by, sc, tls, metric, best, value, ours):
     """For the small-files rows: the bare server's figures (bench/smallfloor.rs) with the
     row's client. Below the goal, no server reaches the goal with this client here; but
-    a bare server slower than a real server measured its moment (it runs after the
-    servers, with their sockets in TIME_WAIT and their files deleted), not a bound."""
+    a bare server slower than a real server measured its moment, not a bound (run alone,
+    it comes after the servers, with their sockets in TIME_WAIT and their files deleted;
+    in the rounds, bench/small_rounds.py, it takes its turn among them)."""
     floor, frec = median(by, FLOOR, sc, tls, metric)
     if floor is None:
         failed = frec and not frec.get("ok")
@@ -247,7 +266,13 @@ def floor_note(by, sc, tls, metric, best, value, ours):
     note = "bare server (bench/smallfloor.rs), same client: %s files/s%s at %s ms a file" % (
         fmt(floor), spread(frec, metric), "-" if cost is None else "%.3f" % cost)
     fastest = max(ours or 0, best[0] if best else 0)
-    if floor < fastest:
+    if floor < fastest and sc.endswith("-rounds"):
+        # In turn with the servers, through the same moments: doing less gained nothing,
+        # so the servers' own work is not what limits the row (which limit is, the client's
+        # or the machine's, the CPU figures say). A bound it is not.
+        note += (": no faster than the servers in the same rounds, so not a server's work but"
+                 " the client or the machine limits this row")
+    elif floor < fastest:
         note += ": below a server's own figure, so no bound in this run"
     elif best and floor < value * best[0]:  # so ferroftpd, above the floor, missed it too
         note += ": the goal, %s, is beyond any server with this client here" % fmt(value * best[0])
@@ -347,7 +372,7 @@ def goal_table(by, limits, floors):
                     ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
             ratio_s += steal_note(by, sc, tls, best)
             notes = []
-            if sc.endswith("-big-native") or sc.startswith("small-files-native"):
+            if sc.endswith("-big-native") or sc.startswith("small-files-native") or sc.endswith("-rounds"):
                 notes = server_notes(by, peers, sc, tls, sc.startswith("small-files"))
             if sc.startswith("small-files"):
                 notes += floor_note(by, sc, tls, metric, best, value, ours)

@@ -10,8 +10,9 @@
 #     earlier load would otherwise be reused and show as ~0 KiB per connection);
 #   - ferroftpd only: sessions-10k, 10,000 logged-in sessions held on one fresh server.
 # Then, with small-files, bench/smallfloor.rs (the least a server does per small file) with
-# each small-files client, plain and TLS; with stor-big, every server at once for STOR
-# rounds (bench/stor_rounds.py: why).
+# each small-files client, plain and TLS; then every server at once (the bare server too,
+# unless BENCH_FLOOR=0), taking turns round by round: small files with each small-files
+# client (bench/small_rounds.py: why), and with stor-big, STOR (bench/stor_rounds.py: why).
 # Every server is stopped by its PID (the peer scripts' stop), however the run ends.
 #
 # Environment (all optional):
@@ -20,13 +21,16 @@
 #   BENCH_TLS="none explicit"     BENCH_REPEAT=3
 #   BENCH_LIMITS=1 (0: skip limit.sh and bench/floors.py, the machine's limits)
 #   BENCH_PYBULK=1 (0: skip the second client's bulk transfers, bench/bulk_py.py)
-#   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py)
+#   BENCH_MP=1 (0: skip small files with a client process per session, bench/small_mp.py,
+#               in the rounds too)
 #   BENCH_NATIVE=1 (0: skip the native client, bench/ftpload.rs: the 1 GiB transfers
-#                   (bench/bulk_native.py) and small files (bench/small_native.py); needs
-#                   `cargo build --release --examples`)
-#   BENCH_FLOOR=1 (0: skip the bare small-files server, bench/smallfloor.rs, measured with
-#                  every small-files client; needs `cargo build --release --examples`)
-#   BENCH_ROUNDS=5 (STOR rounds with the servers interleaved, bench/stor_rounds.py; 0: skip)
+#                   (bench/bulk_native.py) and small files (bench/small_native.py, and in
+#                   the rounds); needs `cargo build --release --examples`)
+#   BENCH_FLOOR=1 (0: skip the bare small-files server, bench/smallfloor.rs, alone and in
+#                  the rounds, measured with every small-files client; needs
+#                  `cargo build --release --examples`)
+#   BENCH_ROUNDS=5 (rounds with the servers interleaved, 0: skip: small files with every
+#                   small-files client, bench/small_rounds.py; STOR, bench/stor_rounds.py)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
 #   SHARED=../shared   STAMP=YYYYmmdd-HHMM
@@ -60,8 +64,9 @@ script_of() {   # ours (ferroftpd, and the bare server "floor") are in bench/pee
 }
 running=""   # the server started last, while it runs (stopped by the cleanup)
 pid="" port=""
-all_up=""   # the servers started together for the STOR rounds
+all_up=""   # the servers started together for the rounds
 cleanup() {
+    [ -z "$client" ] || kill -TERM "$client" 2>/dev/null
     [ -n "$running" ] && "$(script_of "$running")" stop >&2 2>/dev/null
     running=""
     for p in $all_up; do "$(script_of "$p")" stop >&2 2>/dev/null; done
@@ -78,11 +83,37 @@ start() {   # NAME: starts it and sets $pid, $port and $running (the cleanup's t
     running="$1"
 }
 stop() { "$(script_of "$1")" stop >&2; running=""; }
+start_all() {   # NAME...: starts them together; sets $all_up and $specs (LABEL:PORT:PID,...)
+    local p line
+    specs=""
+    for p in "$@"; do
+        [ -x "$(script_of "$p")" ] || continue
+        line="$("$(script_of "$p")" start 2>>"$LOG")" || { skipped+=("$p rounds (start failed)"); continue; }
+        all_up="$all_up $p"
+        echo "$line" >&2
+        specs="$specs,$p:$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line"):$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
+    done
+}
+# A client, bounded by `timeout`, run in the background and waited for: bash runs a trap
+# only once the foreground command ends, and `timeout` puts the client in a process group
+# of its own, out of reach of the terminal's Ctrl-C, so a foreground client ran on to its
+# end. `wait` returns at the signal; the cleanup then ends the client (timeout passes the
+# TERM on to it).
+bounded() {   # LIMIT CMD...
+    local rc
+    timeout "$@" &
+    client=$!
+    wait "$client"
+    rc=$?
+    client=""
+    return "$rc"
+}
+stop_all() { local p; for p in $all_up; do "$(script_of "$p")" stop >&2; done; all_up=""; }
 has() { [[ "$SCENARIOS" == *",$1,"* ]]; }
 bench() {   # LABEL PID PORT TLS TIMEOUT ftpbench-args...
     local label="$1" pid="$2" port="$3" tls="$4" limit="$5"; shift 5
     # shellcheck disable=SC2086
-    timeout "$limit" "$PY" "$BENCH/ftpbench.py" "${common[@]}" --port "$port" --tls "$tls" \
+    bounded "$limit" "$PY" "$BENCH/ftpbench.py" "${common[@]}" --port "$port" --tls "$tls" \
         --pid "$pid" --label "$label" $OPTS "$@" --out "$OUT" >/dev/null
 }
 
@@ -93,13 +124,13 @@ bench() {   # LABEL PID PORT TLS TIMEOUT ftpbench-args...
 small_clients() {
     local label="$1" pid="$2" port="$3" tls="$4" versions=1.3 v
     if [ "${BENCH_MP:-1}" != 0 ]; then
-        timeout 900 "$PY" "$REPO/bench/small_mp.py" --port "$port" --pid "$pid" --label "$label" \
+        bounded 900 "$PY" "$REPO/bench/small_mp.py" --port "$port" --pid "$pid" --label "$label" \
             --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
     fi
     [ "${BENCH_NATIVE:-1}" != 0 ] || return 0
     [ "$tls" = none ] || versions="1.3 1.2"
     for v in $versions; do
-        timeout 900 "$PY" "$REPO/bench/small_native.py" --port "$port" --pid "$pid" --label "$label" \
+        bounded 900 "$PY" "$REPO/bench/small_native.py" --port "$port" --pid "$pid" --label "$label" \
             --tls "$tls" --tls-version "$v" --cafile "$BENCH/peers/tmp/cert.pem" \
             --repeat "$REPEAT" --out "$OUT" 2>>"$LOG"
     done
@@ -114,8 +145,8 @@ if [ "${BENCH_LIMITS:-1}" != 0 ]; then
     "$BENCH/limit.sh" | tee "$RESULTS/limits-$STAMP.txt" >&2
     tail -n 1 "$RESULTS/limits-$STAMP.txt" > "$LIMITS"
     # The 1 GiB transfers with no FTP server (bench/floors.py: why there).
-    timeout 900 "$PY" "$REPO/bench/floors.py" --cert "$BENCH/peers/tmp/cert.pem" \
-        --key "$BENCH/peers/tmp/key.pem" --out "$FLOORS" 2>&1 | tee -a "$LOG" >&2
+    bounded 900 "$PY" "$REPO/bench/floors.py" --cert "$BENCH/peers/tmp/cert.pem" \
+        --key "$BENCH/peers/tmp/key.pem" --out "$FLOORS" > >(tee -a "$LOG" >&2) 2>&1
 fi
 
 main=""
@@ -138,13 +169,13 @@ for p in $SERVERS; do
             bench "$p" "$pid" "$port" "$tls" 1500 --scenario "$main" --repeat "$REPEAT" 2>>"$LOG"
             # The same bulk transfers with a second client (bench/bulk_py.py: why there).
             if has retr-big && [ "${BENCH_PYBULK:-1}" != 0 ]; then
-                timeout 900 "$PY" "$REPO/bench/bulk_py.py" --port "$port" --pid "$pid" --label "$p" \
+                bounded 900 "$PY" "$REPO/bench/bulk_py.py" --port "$port" --pid "$pid" --label "$p" \
                     --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
                     --out "$OUT" 2>>"$LOG"
             fi
             # And with the native client (bench/bulk_native.py: why there).
             if has retr-big && [ "${BENCH_NATIVE:-1}" != 0 ]; then
-                timeout 900 "$PY" "$REPO/bench/bulk_native.py" --port "$port" --pid "$pid" --label "$p" \
+                bounded 900 "$PY" "$REPO/bench/bulk_native.py" --port "$port" --pid "$pid" --label "$p" \
                     --tls "$tls" --cafile "$BENCH/peers/tmp/cert.pem" --repeat "$REPEAT" \
                     --out "$OUT" 2>>"$LOG"
             fi
@@ -186,23 +217,34 @@ if has small-files && [ "${BENCH_FLOOR:-1}" != 0 ]; then
         stop floor
     done
 fi
-if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
-    echo "=== STOR rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
-    specs=""
-    for p in $SERVERS; do
-        [ -x "$(script_of "$p")" ] || continue
-        line="$("$(script_of "$p")" start 2>>"$LOG")" || { skipped+=("$p rounds (start failed)"); continue; }
-        all_up="$all_up $p"
-        echo "$line" >&2
-        specs="$specs,$p:$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line"):$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
-    done
+# Small files with every server running and the servers taking turns, the bare server among
+# them (bench/small_rounds.py: why), then STOR of 1 GiB likewise (bench/stor_rounds.py).
+if has small-files && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
+    echo "=== small-files rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+    names="$SERVERS" clients="harness"
+    [ "${BENCH_FLOOR:-1}" = 0 ] || names="$names floor"
+    [ "${BENCH_MP:-1}" = 0 ] || clients="$clients,mp"
+    [ "${BENCH_NATIVE:-1}" = 0 ] || clients="$clients,native,native12"
+    # shellcheck disable=SC2086
+    start_all $names
     for tls in $TLS_MODES; do
         [ -n "$specs" ] || break
-        timeout 1800 "$PY" "$REPO/bench/stor_rounds.py" --servers "${specs#,}" --tls "$tls" \
+        bounded 3600 "$PY" "$REPO/bench/small_rounds.py" --servers "${specs#,}" --tls "$tls" \
+            --cafile "$BENCH/peers/tmp/cert.pem" --rounds "${BENCH_ROUNDS:-5}" --clients "$clients" \
+            --harness-opts "$OPTS" --out "$OUT" 2>>"$LOG"
+    done
+    stop_all
+fi
+if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
+    echo "=== STOR rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+    # shellcheck disable=SC2086
+    start_all $SERVERS
+    for tls in $TLS_MODES; do
+        [ -n "$specs" ] || break
+        bounded 1800 "$PY" "$REPO/bench/stor_rounds.py" --servers "${specs#,}" --tls "$tls" \
             --cafile "$BENCH/peers/tmp/cert.pem" --rounds "${BENCH_ROUNDS:-5}" --out "$OUT" 2>>"$LOG"
     done
-    for p in $all_up; do "$(script_of "$p")" stop >&2; done
-    all_up=""
+    stop_all
 fi
 [ ${#skipped[@]} -eq 0 ] || echo "skipped: ${skipped[*]}" | tee -a "$LOG" >&2
 REPORT="$RESULTS/report-$STAMP.md"

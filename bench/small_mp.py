@@ -13,6 +13,7 @@ creates them, later runs overwrite them, the last deletes them.
 
 usage: small_mp.py --port P --pid PID --label NAME --tls none|explicit --cafile CERT
                    --repeat N --out FILE [--sessions 8] [--files 400] [--size 4096]
+                   [--keep-files] (the last run leaves its files too: bench/small_rounds.py)
 Each session reports its own CPU time for the timed part (the run's client_cpu_s), so
 the report can show what the client alone allows. Standard library only, plus the shared harness's ftpbench.py (clients, CPU meter, stats).
 """
@@ -74,12 +75,13 @@ def main():
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--files", type=int, default=400)
     ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--keep-files", action="store_true")
     a = ap.parse_args()
     rates, runs, error = [], [], None
     for rep in range(a.repeat):
         start = mp.Barrier(a.sessions + 1)
         results = mp.Queue()
-        last = rep == a.repeat - 1
+        last = rep == a.repeat - 1 and not a.keep_files
         procs = [mp.Process(target=session, args=(a, w, start, results, last)) for w in range(a.sessions)]
         for p in procs:
             p.start()

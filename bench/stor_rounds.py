@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 
-from benchclient import connect, ftpbench, options, record
+from benchclient import connect, ftpbench, options, parse_servers, record
 
 # Every upload is bounded: curl's --max-time.
 MAX_SECONDS = 120
@@ -84,12 +84,10 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # What the harness's curl helpers read from its own options.
     a.curl, a.insecure, a.timeout, a.local_big_file = "curl", False, 30, None
-    servers = []
-    for spec in a.servers.split(","):
-        label, port, pid = spec.split(":")
-        servers.append((label, int(port), int(pid)))
+    servers = parse_servers(a.servers)
+    for label, port, _ in servers:
         # A freshly started server has an empty home: the upload's folder first.
-        a.port = int(port)
+        a.port = port
         try:
             ftp = connect(a)
         except Exception as e:  # noqa: BLE001 - the upload will say what is wrong

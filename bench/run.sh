@@ -64,6 +64,7 @@ script_of() {   # ours (ferroftpd, and the bare server "floor") are in bench/pee
 }
 running=""   # the server started last, while it runs (stopped by the cleanup)
 pid="" port=""
+client=""   # the client running now (bounded, below), ended by the cleanup
 all_up=""   # the servers started together for the rounds
 cleanup() {
     [ -z "$client" ] || kill -TERM "$client" 2>/dev/null
@@ -76,11 +77,11 @@ trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
 start() {   # NAME: starts it and sets $pid, $port and $running (the cleanup's to stop)
     local line
+    running="$1"   # before: an interrupt during the start stops it too (stop is idempotent)
     line="$("$(script_of "$1")" start)" || return 1
     echo "$line" >&2
     pid="$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
     port="$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line")"
-    running="$1"
 }
 stop() { "$(script_of "$1")" stop >&2; running=""; }
 start_all() {   # NAME...: starts them together; sets $all_up and $specs (LABEL:PORT:PID,...)
@@ -88,8 +89,8 @@ start_all() {   # NAME...: starts them together; sets $all_up and $specs (LABEL:
     specs=""
     for p in "$@"; do
         [ -x "$(script_of "$p")" ] || continue
+        all_up="$all_up $p"   # before the start, as in start()
         line="$("$(script_of "$p")" start 2>>"$LOG")" || { skipped+=("$p rounds (start failed)"); continue; }
-        all_up="$all_up $p"
         echo "$line" >&2
         specs="$specs,$p:$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line"):$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
     done

@@ -372,8 +372,8 @@ def goal_table(by, limits, floors):
                     ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
             ratio_s += steal_note(by, sc, tls, best)
             notes = []
-            if sc.endswith("-big-native") or (sc.startswith("small-files") and
-                                               (sc.startswith("small-files-native") or sc.endswith("-rounds"))):
+            small_rounds = sc.startswith("small-files") and sc.endswith("-rounds")
+            if sc.endswith("-big-native") or sc.startswith("small-files-native") or small_rounds:
                 notes = server_notes(by, peers, sc, tls, sc.startswith("small-files"))
             if sc.startswith("small-files"):
                 notes += floor_note(by, sc, tls, metric, best, value, ours)

@@ -84,15 +84,15 @@ start() {   # NAME: starts it and sets $pid, $port and $running (the cleanup's t
     port="$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line")"
 }
 stop() { "$(script_of "$1")" stop >&2; running=""; }
-start_all() {   # NAME...: starts them together; sets $all_up and $specs (LABEL:PORT:PID,...)
-    local p line
+start_all() {   # NAME...: starts each (start), sets $all_up and $specs (LABEL:PORT:PID,...)
+    local p
     specs=""
     for p in "$@"; do
         [ -x "$(script_of "$p")" ] || continue
-        all_up="$all_up $p"   # before the start, as in start()
-        line="$("$(script_of "$p")" start 2>>"$LOG")" || { skipped+=("$p rounds (start failed)"); continue; }
-        echo "$line" >&2
-        specs="$specs,$p:$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line"):$(sed -n 's/.*PID=\([0-9]*\).*/\1/p' <<<"$line")"
+        all_up="$all_up $p"   # the cleanup stops it from now on, even if its start fails
+        start "$p" || { skipped+=("$p rounds (start failed)"); continue; }
+        running=""
+        specs="$specs,$p:$port:$pid"
     done
 }
 # A client, bounded by `timeout`, run in the background and waited for: bash runs a trap

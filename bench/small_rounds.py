@@ -117,7 +117,7 @@ def main():
     if not servers or not clients:
         sys.exit("small_rounds: no servers or no clients")
     got = {(c, label): ([], [], None) for c in clients for label, _, _ in servers}
-    rnd = 0
+    rnd, finished = 0, False
     try:
         small_native.wait_quiet()
         # Round 0 is not timed: it makes the files the timed rounds overwrite. Each server
@@ -139,12 +139,12 @@ def main():
                     rates.append(files / run["wall_s"])
                     runs.append(dict(run, files=files, round=rnd, position=pos + 1,
                                      at=time.strftime("%H:%M:%S", time.gmtime())))
-        rnd = None
+        finished = True
     finally:
         for client in clients:
             for label, _, _ in servers:
                 rates, runs, error = got[(client, label)]
-                if rnd is not None and not error:
+                if not finished and not error:
                     error = "stopped in round %d of %d" % (rnd, a.rounds)
                 a.label = label
                 record(a, SCENARIOS[client], "files_per_s", rates, runs, error, client=CLIENTS[client])

@@ -158,42 +158,40 @@ impl Reply {
     /// The bytes to put on the wire. CR and LF inside texts are replaced, so a file name
     /// cannot inject a reply line.
     pub fn to_wire(&self) -> Vec<u8> {
-        let code = self.code.number();
-        let mut out = String::new();
+        // Reply codes have three digits (RFC 959 4.2).
+        let c = self.code.number();
+        let code = [c / 100 % 10, c / 10 % 10, c % 10].map(|d| b'0' + d as u8);
         let n = self.lines.len();
+        // One allocation: code, separator, text and CRLF for each line.
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.len() + 6).sum());
         for (i, line) in self.lines.iter().enumerate() {
-            let clean = sanitize(line);
-            if self.part == Part::Opening {
-                out.push_str(&format!("{code}-{clean}\r\n"));
-            } else if self.part == Part::Inner {
-                out.push(' ');
-                out.push_str(&clean);
-                out.push_str("\r\n");
-            } else if n == 1 {
-                out.push_str(&format!("{code} {clean}\r\n"));
-            } else if i == 0 {
-                out.push_str(&format!("{code}-{clean}\r\n"));
-            } else if i == n - 1 {
-                out.push_str(&format!("{code} {clean}\r\n"));
-            } else {
-                out.push(' ');
-                out.push_str(&clean);
-                out.push_str("\r\n");
+            let last = i + 1 == n;
+            let lead = match self.part {
+                Part::Opening => Some(b'-'),
+                Part::Inner => None,
+                Part::Whole if last => Some(b' '),
+                Part::Whole if i == 0 => Some(b'-'),
+                Part::Whole => None,
+            };
+            match lead {
+                Some(sep) => {
+                    out.extend_from_slice(&code);
+                    out.push(sep);
+                }
+                None => out.push(b' '),
             }
+            // CR and LF become spaces: a file name cannot end the line early.
+            out.extend(
+                line.bytes()
+                    .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            );
+            out.extend_from_slice(b"\r\n");
         }
-        out.into_bytes()
+        out
     }
 
     pub fn text(&self) -> String {
         self.lines.join("\n")
-    }
-}
-
-fn sanitize(s: &str) -> String {
-    if s.contains(['\r', '\n']) {
-        s.replace(['\r', '\n'], " ")
-    } else {
-        s.to_string()
     }
 }
 

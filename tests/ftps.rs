@@ -1899,3 +1899,72 @@ fn big_tls_uploads_arrive_whole_and_a_size_limit_cuts_them_exactly() {
     let line = s.wait_log_line(&["STOR", "/over.bin", "result=failed"]);
     assert!(line.contains(" bytes=3000000 "), "{line}");
 }
+
+/// STAT and ABOR during transfers with a TLS control connection: the server looks for them
+/// between chunks without waiting (rustls reading the socket with MSG_DONTWAIT), here with
+/// Python's FTP_TLS. The download stalls once the client stops reading; the upload once it
+/// stops sending. Either way STAT shows the transfer, ABOR ends it with 426 then 226, the
+/// session goes on, and the cut upload stays only as far as it came.
+#[test]
+fn python_stat_and_abor_during_tls_transfers() {
+    let pki = Pki::new("tlsabor");
+    let s = server(&pki, 1);
+    fs::File::create(s.home().join("big.bin"))
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let out = python_tls(
+        &s,
+        &pki.ca_pem,
+        "ftp = tls_login()\n\
+         ftp.voidcmd('TYPE I')\n\
+         def stat_then_abor(label):\n\
+         \x20   ftp.putcmd('STAT')\n\
+         \x20   stat = ftp.getmultiline()\n\
+         \x20   print(label, 'STAT', stat[:3], [l for l in stat.split('\\n') if 'Transfer in progress' in l])\n\
+         \x20   ftp.putcmd('ABOR')\n\
+         \x20   print(label, 'ABOR', ftp.getmultiline()[:3], ftp.getmultiline()[:3])\n\
+         conn = ftp.transfercmd('RETR big.bin')\n\
+         got = 0\n\
+         while got < (1 << 20):\n\
+         \x20   b = conn.recv(65536)\n\
+         \x20   if not b:\n\
+         \x20       break\n\
+         \x20   got += len(b)\n\
+         stat_then_abor('RETR')\n\
+         conn.close()\n\
+         conn = ftp.transfercmd('STOR cut.bin')\n\
+         conn.sendall(b'u' * 300000)\n\
+         stat_then_abor('STOR')\n\
+         conn.close()\n\
+         print('PWD', ftp.pwd())\n\
+         buf = io.BytesIO()\n\
+         ftp.retrbinary('RETR a.txt', buf.write)\n\
+         print('A', len(buf.getvalue()))\n\
+         ftp.quit()",
+    );
+    assert_success("python FTP_TLS STAT and ABOR", &out, &s);
+    let text = stdout(&out);
+    let retr = "RETR STAT 211 [' Transfer in progress: RETR /big.bin, ";
+    let stor = "STOR STAT 211 [' Transfer in progress: STOR /cut.bin, ";
+    for want in [
+        retr,
+        "RETR ABOR 426 226",
+        stor,
+        "STOR ABOR 426 226",
+        "PWD /",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(want)), "{want}:\n{text}");
+    }
+    assert!(
+        text.lines().any(|l| l == format!("A {}", HELLO.len())),
+        "{text}"
+    );
+    // The upload stopped where the client did: never more than it sent, all of it 'u'.
+    let cut = fs::read(s.home().join("cut.bin")).unwrap_or_default();
+    assert!(
+        cut.len() <= 300_000 && cut.iter().all(|&b| b == b'u'),
+        "{}",
+        cut.len()
+    );
+}

@@ -228,9 +228,36 @@ pub const EXTRA_FEAT: &[&str] = &["TVFS"];
 
 /// Finds the row for a verb or one of its aliases (case-insensitive, RFC 959 5.3).
 pub fn lookup(verb: &str) -> Option<&'static Row> {
-    TABLE.iter().find(|r| {
-        r.name.eq_ignore_ascii_case(verb) || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(verb))
-    })
+    static INDEX: std::sync::OnceLock<Vec<(u64, &'static Row)>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index: Vec<(u64, &'static Row)> = TABLE
+            .iter()
+            .flat_map(|r| std::iter::once(r.name).chain(r.aliases.iter().copied()))
+            .zip(
+                TABLE
+                    .iter()
+                    .flat_map(|r| std::iter::repeat_n(r, 1 + r.aliases.len())),
+            )
+            .filter_map(|(name, r)| Some((key(name)?, r)))
+            .collect();
+        index.sort_unstable_by_key(|&(k, _)| k);
+        index
+    });
+    let k = key(verb)?;
+    let i = index.binary_search_by_key(&k, |&(k, _)| k).ok()?;
+    Some(index[i].1)
+}
+
+/// A verb as one number, case folded, for the index above: every verb has 1 to 8 letters
+/// or digits (a test checks the table); anything else is no verb (a NUL must not pad a
+/// short one).
+fn key(verb: &str) -> Option<u64> {
+    if verb.is_empty() || verb.len() > 8 || !verb.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let mut k = [0u8; 8];
+    k[..verb.len()].copy_from_slice(verb.as_bytes());
+    Some(u64::from_be_bytes(k.map(|b| b.to_ascii_uppercase())))
 }
 
 /// The FEAT lines of the rows whose gate is open, sorted (RFC 2389 does not order them;
@@ -283,6 +310,20 @@ mod tests {
             assert_eq!(r.gate, want, "{}", r.name);
             assert!(r.feat.is_some() && r.needs_login, "{}", r.name);
         }
+    }
+
+    #[test]
+    fn every_name_fits_the_index() {
+        for r in TABLE {
+            for name in std::iter::once(&r.name).chain(r.aliases) {
+                assert!(key(name).is_some(), "{name}");
+                assert_eq!(lookup(name).map(|f| f.verb), Some(r.verb), "{name}");
+            }
+        }
+        // A NUL cannot make a short verb match a longer one.
+        assert!(lookup("PWD\0").is_none());
+        assert!(lookup("").is_none());
+        assert!(lookup("RETRRETRR").is_none());
     }
 
     #[test]

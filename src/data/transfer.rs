@@ -162,7 +162,7 @@ pub fn send_file(
     let mut p = Progress::new(bounds, ctl);
     let Stream::Plain(sock) = out else {
         // TLS records are made in this process: no zero-copy path.
-        return copy_loop(f, offset, out, p);
+        return copy_loop(f, offset, expected, out, p);
     };
     let sock: &TcpStream = sock;
     {
@@ -203,7 +203,8 @@ pub fn send_file(
             }
         }
     }
-    copy_loop(f, offset, out, p)
+    let left = expected.saturating_sub(p.moved);
+    copy_loop(f, offset, left, out, p)
 }
 
 /// TCP_CORK for the length of a sendfile loop: the data socket has TCP_NODELAY (replies
@@ -279,25 +280,25 @@ fn sendfile(
     None
 }
 
-/// The portable download path: read from `offset`, write to the stream.
-fn copy_loop(mut f: &File, offset: u64, out: &mut Stream, mut p: Progress) -> Outcome {
-    if let Err(e) = f.seek(io::SeekFrom::Start(offset)) {
-        return Outcome::Local(p.moved, e);
-    }
+/// The portable download path: read from `offset` (positional reads: no seek, whatever
+/// the file's position), write to the stream. `left`: the bytes the file held past
+/// `offset` when opened, which sizes the buffer (the file may have changed since: the
+/// loop reads to its end).
+fn copy_loop(f: &File, mut offset: u64, left: u64, out: &mut Stream, mut p: Progress) -> Outcome {
+    use std::os::unix::fs::FileExt;
     // A small file gets a buffer its size (plus one byte to see the end in one read).
-    let left = f
-        .metadata()
-        .map_or(u64::MAX, |m| m.len().saturating_sub(offset));
     let size = usize::try_from(left.saturating_add(1)).map_or(BUF_SIZE, |n| n.clamp(1, BUF_SIZE));
     let mut buf = vec![0u8; size];
     loop {
         let Some(want) = p.step(buf.len()) else {
-            let pos = f.stream_position().unwrap_or(u64::MAX);
-            return at_budget(f, pos, p.moved);
+            return at_budget(f, offset, p.moved);
         };
-        let n = match f.read(&mut buf[..want]) {
+        let n = match f.read_at(&mut buf[..want], offset) {
             Ok(0) => return Outcome::Done(p.moved),
-            Ok(n) => n,
+            Ok(n) => {
+                offset += n as u64;
+                n
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Outcome::Local(p.moved, e),
         };

@@ -418,8 +418,10 @@ impl Session {
             };
             log::debug!("{} -> {}", self.peer, shown);
         }
+        // The table ignores case: the verb as sent is looked up, once.
+        let row = crate::command::table::lookup(line.split(' ').next().unwrap_or(""));
         // A switched-off extension is 502 whatever its arguments (checked before parsing).
-        if let Some(r) = crate::command::table::lookup(&parse::verb_of(line)) {
+        if let Some(r) = row {
             if let Some(why) = self.extension_off(r.gate) {
                 self.reply(ReplyCode::NotImplemented, format!("{}: {why}", r.name))?;
                 return Ok(Flow::Continue);
@@ -438,7 +440,6 @@ impl Session {
                 };
             }
         };
-        let row = crate::command::table::lookup(&parse::verb_of(line));
         if let Some(r) = row {
             if r.gate == Gate::Tls && self.tls_context().is_none() {
                 self.reply(

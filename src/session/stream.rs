@@ -157,13 +157,10 @@ impl ControlStream {
         if matches!(self.io, Stream::Plain(_)) {
             return self.fill_to_line();
         }
-        // rustls reads the socket itself: it is made non-blocking for the while.
-        self.io.tcp().set_nonblocking(true).map_err(ReadError::Io)?;
+        // rustls reads the socket itself: its reads return at once for the while.
+        self.io.set_dont_wait(true);
         let r = self.fill_to_line();
-        self.io
-            .tcp()
-            .set_nonblocking(false)
-            .map_err(ReadError::Io)?;
+        self.io.set_dont_wait(false);
         r
     }
 
@@ -183,8 +180,8 @@ impl ControlStream {
         Ok(None)
     }
 
-    /// Reads what is available into the buffer. `now_only`: the caller made a TLS socket
-    /// non-blocking; a plain one is read with MSG_DONTWAIT (one syscall, not three).
+    /// Reads what is available into the buffer. `now_only`: nothing is waited for (a TLS
+    /// stream's caller set it so; a plain one is read with MSG_DONTWAIT here).
     fn fill(&mut self, now_only: bool) -> Result<(), ReadError> {
         let mut chunk = [0u8; 1024];
         let got = match &mut self.io {

@@ -1901,17 +1901,19 @@ fn big_tls_uploads_arrive_whole_and_a_size_limit_cuts_them_exactly() {
 }
 
 /// STAT and ABOR during transfers with a TLS control connection: the server looks for them
-/// between chunks without waiting (rustls reading the socket with MSG_DONTWAIT), here with
-/// Python's FTP_TLS. The download stalls once the client stops reading; the upload once it
-/// stops sending. Either way STAT shows the transfer, ABOR ends it with 426 then 226, the
-/// session goes on, and the cut upload stays only as far as it came.
+/// between chunks, every tick, without waiting (rustls reading the socket with
+/// MSG_DONTWAIT), here with Python's FTP_TLS. The download goes on for 256 MiB first, over
+/// many looks: a look that waited for a command would stall it. Then the client stops
+/// reading (or, uploading, stops sending): STAT shows the transfer and its bytes, ABOR ends
+/// it with 426 then 226, and the session goes on. The cut upload keeps what came.
 #[test]
 fn python_stat_and_abor_during_tls_transfers() {
     let pki = Pki::new("tlsabor");
     let s = server(&pki, 1);
+    // Sparse: far more than any socket buffers hold, so the download cannot end first.
     fs::File::create(s.home().join("big.bin"))
         .unwrap()
-        .set_len(64 << 20)
+        .set_len(1 << 30)
         .unwrap();
     let out = python_tls(
         &s,
@@ -1921,16 +1923,18 @@ fn python_stat_and_abor_during_tls_transfers() {
          def stat_then_abor(label):\n\
          \x20   ftp.putcmd('STAT')\n\
          \x20   stat = ftp.getmultiline()\n\
-         \x20   print(label, 'STAT', stat[:3], [l for l in stat.split('\\n') if 'Transfer in progress' in l])\n\
+         \x20   busy = [l.strip() for l in stat.split('\\n') if 'Transfer in progress' in l]\n\
+         \x20   print(label, 'STAT', stat[:3], busy)\n\
          \x20   ftp.putcmd('ABOR')\n\
          \x20   print(label, 'ABOR', ftp.getmultiline()[:3], ftp.getmultiline()[:3])\n\
          conn = ftp.transfercmd('RETR big.bin')\n\
          got = 0\n\
-         while got < (1 << 20):\n\
-         \x20   b = conn.recv(65536)\n\
+         while got < (256 << 20):\n\
+         \x20   b = conn.recv(1 << 20)\n\
          \x20   if not b:\n\
          \x20       break\n\
          \x20   got += len(b)\n\
+         print('GOT', got)\n\
          stat_then_abor('RETR')\n\
          conn.close()\n\
          conn = ftp.transfercmd('STOR cut.bin')\n\
@@ -1945,26 +1949,38 @@ fn python_stat_and_abor_during_tls_transfers() {
     );
     assert_success("python FTP_TLS STAT and ABOR", &out, &s);
     let text = stdout(&out);
-    let retr = "RETR STAT 211 [' Transfer in progress: RETR /big.bin, ";
-    let stor = "STOR STAT 211 [' Transfer in progress: STOR /cut.bin, ";
     for want in [
-        retr,
+        "GOT 268435456",
         "RETR ABOR 426 226",
-        stor,
         "STOR ABOR 426 226",
         "PWD /",
     ] {
-        assert!(text.lines().any(|l| l.starts_with(want)), "{want}:\n{text}");
+        assert!(text.lines().any(|l| l == want), "{want}:\n{text}");
     }
     assert!(
         text.lines().any(|l| l == format!("A {}", HELLO.len())),
         "{text}"
     );
-    // The upload stopped where the client did: never more than it sent, all of it 'u'.
-    let cut = fs::read(s.home().join("cut.bin")).unwrap_or_default();
+    // "LABEL STAT 211 ['Transfer in progress: VERB /path, N bytes']": N.
+    let stat_bytes = |label: &str, path: &str| -> u64 {
+        let head = format!("{label} STAT 211 ['Transfer in progress: {label} {path}, ");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("{head}:\n{text}"));
+        line[head.len()..]
+            .trim_end_matches(" bytes']")
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"))
+    };
+    assert!(stat_bytes("RETR", "/big.bin") >= 256 << 20, "{text}");
+    // The upload kept what came: at least what STAT counted, at most what was sent.
+    let counted = stat_bytes("STOR", "/cut.bin");
+    let cut = fs::read(s.home().join("cut.bin")).unwrap();
     assert!(
-        cut.len() <= 300_000 && cut.iter().all(|&b| b == b'u'),
-        "{}",
+        counted > 0 && counted as usize <= cut.len() && cut.len() <= 300_000,
+        "STAT counted {counted}, the file has {}",
         cut.len()
     );
+    assert!(cut.iter().all(|&b| b == b'u'));
 }

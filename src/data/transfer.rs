@@ -297,6 +297,11 @@ fn copy_loop(f: &File, mut offset: u64, left: u64, out: &mut Stream, mut p: Prog
             Ok(0) => return Outcome::Done(p.moved),
             Ok(n) => {
                 offset += n as u64;
+                // Full: the file has grown since it was opened (the buffer was its size
+                // and one more byte).
+                if n == buf.len() && buf.len() < BUF_SIZE {
+                    buf.resize((buf.len() * 2).min(BUF_SIZE), 0);
+                }
                 n
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -418,7 +418,7 @@ impl Session {
             };
             log::debug!("{} -> {}", self.peer, shown);
         }
-        // The table ignores case: the verb as sent is looked up, once.
+        // The table ignores case: the verb as sent is looked up, once here (parse has its own).
         let row = crate::command::table::lookup(line.split(' ').next().unwrap_or(""));
         // A switched-off extension is 502 whatever its arguments (checked before parsing).
         if let Some(r) = row {

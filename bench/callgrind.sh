@@ -1,27 +1,42 @@
 #!/usr/bin/env bash
-# Instructions a small file costs a server, counted by valgrind's callgrind: exact where
-# timers on this shared VM are not (no hardware counters; files/s moves 2x between runs).
+# Instructions a small file costs a server, counted by valgrind's callgrind: repeatable to
+# about 500 instructions a file (aws-lc's start-up entropy varies a little), where timers
+# on this shared VM are not (no hardware counters; files/s moves 2x between runs).
 # Usage: bench/callgrind.sh ferroftpd|floor none|1.3|1.2 [FILES]
 # Starts the server under callgrind twice, like a peer of the shared harness
-# (bench/peers/*.sh). Each time one session of the native client (bench/ftpload.rs)
-# uploads and downloads FILES files of 4 KiB (default 300), untimed, so the files exist;
-# the second time it does so once more. The difference between the two servers' totals,
-# divided by the 2 x FILES transfers, is what a file costs, start-up and login left out.
+# (bench/peers/*.sh, on ports of its own). Each time one session of the native client
+# (bench/ftpload.rs) uploads and downloads FILES files of 4 KiB (default 300), so the
+# files exist; then a second session does so again, the first time with no files at all.
+# The difference between the two servers' totals, divided by the 2 x FILES transfers, is
+# what a file costs: start-up, logins and handshakes cancel out.
 # Output: one line per server start, then "instructions a file: N". The callgrind files
-# stay in the printed directory (callgrind_annotate FILE shows where they went).
+# stay in the printed directory (callgrind_annotate FILE shows where the work went).
 # FERROFTPD (or SMALLFLOOR) names another build, e.g. one before a change, to compare.
 # Needs: valgrind, cargo build --release --examples. Stops what it starts by PID.
 set -euo pipefail
+shopt -s inherit_errexit
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="${SHARED:-$REPO/../shared}"
 who="${1:-}" tls="${2:-}" files="${3:-300}"
+die() { echo "$0: $*" >&2; exit 1; }
 case "$who" in ferroftpd|floor) ;; *) echo "usage: $0 ferroftpd|floor none|1.3|1.2 [FILES]" >&2; exit 2 ;; esac
 case "$tls" in none) tlsargs=(--tls none) ;;
     1.3|1.2) tlsargs=(--tls explicit --cafile "$SHARED/bench/peers/tmp/cert.pem" --tls-version "$tls") ;;
-    *) echo "$0: TLS must be none, 1.3 or 1.2" >&2; exit 2 ;; esac
-command -v valgrind >/dev/null || { echo "$0: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
+    *) die "TLS must be none, 1.3 or 1.2" ;; esac
+[[ "$files" =~ ^[1-9][0-9]*$ ]] || die "FILES must be a positive number"
+command -v valgrind >/dev/null || die "valgrind is missing (apt-get install valgrind)"
 FTPLOAD="$REPO/target/release/examples/ftpload"
-[ -x "$FTPLOAD" ] || { echo "$0: $FTPLOAD not built (cargo build --release --examples)" >&2; exit 1; }
+[ -x "$FTPLOAD" ] || die "$FTPLOAD not built (cargo build --release --examples)"
+
+# Ports of its own, so that a `make bench` running its servers is not in the way.
+if [ "$who" = ferroftpd ]; then
+    script="$REPO/bench/peers/ferroftpd.sh" var=FERROFTPD real="${FERROFTPD:-$REPO/target/release/ferroftpd}"
+    export PORT=2136 PASV_START=12000 PASV_END=12999
+else
+    script="$REPO/bench/peers/floor.sh" var=SMALLFLOOR real="${SMALLFLOOR:-$REPO/target/release/examples/smallfloor}"
+    export PORT=2137 PASV=13000-13999
+fi
+[ -x "$real" ] || die "$real not built (cargo build --release --examples)"
 
 out="$(mktemp -d /tmp/callgrind.XXXXXX)"
 chmod 755 "$out"
@@ -33,41 +48,56 @@ args=(); while [ \$# -gt 0 ]; do if [ "\$1" = -u ]; then shift 2; else args+=("\
 FERROFTPD_RUN_AS_ROOT=1 exec valgrind --tool=callgrind --callgrind-out-file="$out/\$TAG.%p.out" "\$REAL" "\${args[@]}"
 EOF
 chmod +x "$out/wrap"
-if [ "$who" = ferroftpd ]; then
-    script="$REPO/bench/peers/ferroftpd.sh" var=FERROFTPD real="${FERROFTPD:-$REPO/target/release/ferroftpd}"
-else
-    script="$REPO/bench/peers/floor.sh" var=SMALLFLOOR real="${SMALLFLOOR:-$REPO/target/release/examples/smallfloor}"
-fi
+
 pid=""
+# Stops the server this script started, and only that one: its PID, then the peer
+# script's cleanup only while the PID file still names it.
 stop() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    [ -n "$pid" ] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
         # SIGTERM: both servers exit cleanly, and callgrind writes its file.
         kill -TERM "$pid"
         for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
     fi
-    "$script" stop >/dev/null || true
+    local pidfile="$SHARED/bench/peers/tmp/$who.pid"
+    if [ "$(cat "$pidfile" 2>/dev/null)" = "$pid" ]; then
+        "$script" stop >/dev/null || true
+    fi
     pid=""
 }
 trap stop EXIT
 
-# run TAG EXTRA: a server, the untimed session, EXTRA more; prints its total instructions.
+# One ftpload session of N files each way; fails unless every transfer succeeded.
+load() {
+    local port="$1" n="$2" res
+    res="$(echo go | timeout 600 "$FTPLOAD" --port "$port" --user ftpbench --password ftpbench \
+        "${tlsargs[@]}" --sessions 1 --files "$n" --size 4096 --dir /callgrind)"
+    [[ "$res" == *'"error":null'* && "$res" == *"\"files\":$((2 * n)),"* ]] \
+        || die "ftpload: $res"
+}
+
+# run TAG N: a server; a session of FILES files, then one of N; sets `total` to the
+# server's instructions.
+total=""
 run() {
-    local line port total
-    line="$(env "$var=$out/wrap" REAL="$real" TAG="$1" "$script" start | grep PID=)"
+    local line port found
+    line="$(env "$var=$out/wrap" REAL="$real" TAG="$1" "$script" start | grep PID=)" \
+        || die "$who did not start"
     pid="$(sed -n 's/.*PID=\([0-9]*\) .*/\1/p' <<<"$line")"
     port="$(sed -n 's/.*PORT=\([0-9]*\).*/\1/p' <<<"$line")"
-    load() {
-        echo go | timeout 600 "$FTPLOAD" --port "$port" --user ftpbench --password ftpbench \
-            "${tlsargs[@]}" --sessions 1 --files "$files" --size 4096 --dir /callgrind >/dev/null
-    }
-    load
-    [ "$2" = 0 ] || load
+    [[ "$pid" =~ ^[0-9]+$ && "$port" =~ ^[0-9]+$ ]] || die "cannot read: $line"
+    load "$port" "$files"
+    load "$port" "$2"
     stop
-    total="$(sed -n 's/^summary: //p' "$out/$1".*.out)"
+    found=("$out/$1".*.out)
+    [ "${#found[@]}" = 1 ] && [ -f "${found[0]}" ] || die "expected one callgrind file: ${found[*]}"
+    total="$(sed -n 's/^summary: //p' "${found[0]}")"
+    [[ "$total" =~ ^[0-9]+$ ]] || die "no total in ${found[0]}"
     echo "$who $tls, $1: $total instructions" >&2
-    echo "$total"
 }
-a="$(run base 0)"
-b="$(run more 1)"
+run base 0
+a="$total"
+run more "$files"
 echo "callgrind files: $out" >&2
-echo "instructions a file: $(( (b - a) / (2 * files) ))"
+echo "instructions a file: $(( (total - a) / (2 * files) ))"

@@ -1902,8 +1902,9 @@ fn big_tls_uploads_arrive_whole_and_a_size_limit_cuts_them_exactly() {
 
 /// STAT and ABOR during transfers with a TLS control connection: the server looks for them
 /// between chunks, every tick, without waiting (rustls reading the socket with
-/// MSG_DONTWAIT), here with Python's FTP_TLS. The download goes on for 256 MiB first, over
-/// many looks: a look that waited for a command would stall it. Then the client stops
+/// MSG_DONTWAIT), here with Python's FTP_TLS. The download goes on for 256 MiB first, past
+/// at least one look: a look that waited for a command would stall it (checked: with the
+/// flag a no-op, the client times out). Then the client stops
 /// reading (or, uploading, stops sending): STAT shows the transfer and its bytes, ABOR ends
 /// it with 426 then 226, and the session goes on. The cut upload keeps what came.
 #[test]
@@ -1930,7 +1931,7 @@ fn python_stat_and_abor_during_tls_transfers() {
          conn = ftp.transfercmd('RETR big.bin')\n\
          got = 0\n\
          while got < (256 << 20):\n\
-         \x20   b = conn.recv(1 << 20)\n\
+         \x20   b = conn.recv(min(1 << 20, (256 << 20) - got))\n\
          \x20   if not b:\n\
          \x20       break\n\
          \x20   got += len(b)\n\
@@ -1983,4 +1984,47 @@ fn python_stat_and_abor_during_tls_transfers() {
         cut.len()
     );
     assert!(cut.iter().all(|&b| b == b'u'));
+}
+
+/// A TLS download to a client that stops reading for a while, three times: the server's
+/// sends time out (the socket's timeout is a tick), some after part of a record, and each
+/// must count as a stall to wait out, not as the end (checked: taken as the end, this
+/// fails). Every byte arrives, in order (Python's FTP_TLS, hashed as it reads), and the
+/// reply is 226.
+#[test]
+fn python_tls_download_survives_a_reader_that_pauses() {
+    let pki = Pki::new("tlspause");
+    let body = random_bytes(24 << 20, 0x9A05E);
+    let s = Server::start(tls_opts(&pki, 1).file("pausing.bin", &body));
+    let out = python_tls(
+        &s,
+        &pki.ca_pem,
+        "import hashlib, time\n\
+         ftp = tls_login()\n\
+         h = hashlib.sha256()\n\
+         got = [0]\n\
+         pauses = [1 << 20, 8 << 20, 16 << 20]\n\
+         def take(b):\n\
+         \x20   h.update(b)\n\
+         \x20   got[0] += len(b)\n\
+         \x20   while pauses and got[0] >= pauses[0]:\n\
+         \x20       pauses.pop(0)\n\
+         \x20       time.sleep(0.6)\n\
+         print('REPLY', ftp.retrbinary('RETR pausing.bin', take, blocksize=65536)[:3])\n\
+         print('GOT', got[0], h.hexdigest())\n\
+         ftp.quit()",
+    );
+    assert_success("python FTP_TLS pausing reader", &out, &s);
+    let text = stdout(&out);
+    use sha2::Digest;
+    let want: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(text.lines().any(|l| l == "REPLY 226"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == format!("GOT {} {want}", body.len())),
+        "{text}"
+    );
 }

@@ -2028,3 +2028,22 @@ fn python_tls_download_survives_a_reader_that_pauses() {
         "{text}"
     );
 }
+
+/// A resumed TLS download (curl `-C -`, REST then RETR): the file is read from the offset
+/// (positional reads, whatever the file's position) and the joined file is whole.
+#[test]
+fn curl_resumes_a_tls_download() {
+    let pki = Pki::new("tlsrest");
+    let s = server(&pki, 1);
+    let full = data();
+    fs::write(s.local().join("part.bin"), &full[..123_457]).unwrap();
+    let out = curl_tls(
+        &s,
+        &pki.ca_pem,
+        &["-v", "-C", "-", "-o", "part.bin", &s.url("data.bin")],
+    );
+    assert_success("curl -C - over TLS", &out, &s);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("REST 123457"), "curl did not resume: {err}");
+    assert!(fs::read(s.local().join("part.bin")).unwrap() == full);
+}

@@ -3,7 +3,7 @@
 //! one space; the argument is kept verbatim (file names may hold spaces). No I/O here, so
 //! it can be tested and fuzzed on its own.
 
-use super::table::{lookup, Arg, Verb};
+use super::table::{lookup, Arg, Row, Verb};
 use crate::util::digest::Algo;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -134,17 +134,25 @@ pub enum ParseError {
     Protocol,
 }
 
+/// A line's verb as sent (the table ignores case) and its argument.
+pub fn split(line: &str) -> (&str, &str) {
+    line.split_once(' ').unwrap_or((line, ""))
+}
+
 /// The verb of a line, upper-cased, for logs and gating even when parsing fails.
 pub fn verb_of(line: &str) -> String {
-    line.split(' ').next().unwrap_or("").to_ascii_uppercase()
+    split(line).0.to_ascii_uppercase()
 }
 
 pub fn parse(line: &str) -> Result<Command, ParseError> {
-    let (verb, arg) = match line.split_once(' ') {
-        Some((v, a)) => (v, a),
-        None => (line, ""),
-    };
-    let row = lookup(verb).ok_or_else(|| ParseError::Unknown(verb.chars().take(32).collect()))?;
+    parse_row(lookup(split(line).0), line)
+}
+
+/// [`parse`], with the line's verb already looked up in the table (None: no verb we know),
+/// so that a command is looked up once.
+pub fn parse_row(row: Option<&'static Row>, line: &str) -> Result<Command, ParseError> {
+    let (verb, arg) = split(line);
+    let row = row.ok_or_else(|| ParseError::Unknown(verb.chars().take(32).collect()))?;
     let name = row.name;
     let arg_opt = (!arg.is_empty()).then(|| arg.to_string());
     match row.arg {

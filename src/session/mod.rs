@@ -418,8 +418,8 @@ impl Session {
             };
             log::debug!("{} -> {}", self.peer, shown);
         }
-        // The table ignores case: the verb as sent is looked up, once here (parse has its own).
-        let row = crate::command::table::lookup(line.split(' ').next().unwrap_or(""));
+        // Looked up once: for the gates below and for parsing.
+        let row = crate::command::table::lookup(parse::split(line).0);
         // A switched-off extension is 502 whatever its arguments (checked before parsing).
         if let Some(r) = row {
             if let Some(why) = self.extension_off(r.gate) {
@@ -427,7 +427,7 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         }
-        let cmd = match parse(line) {
+        let cmd = match parse::parse_row(row, line) {
             Ok(cmd) => cmd,
             Err(e) => {
                 let unknown = matches!(e, ParseError::Unknown(_));

@@ -154,14 +154,7 @@ impl ControlStream {
         if let Some(line) = self.take_line() {
             return line.map(Some);
         }
-        if matches!(self.io, Stream::Plain(_)) {
-            return self.fill_to_line();
-        }
-        // rustls reads the socket itself: its reads return at once for the while.
-        self.io.set_dont_wait(true);
-        let r = self.fill_to_line();
-        self.io.set_dont_wait(false);
-        r
+        self.fill_to_line()
     }
 
     /// Reads until a line is complete or nothing more has arrived, without blocking.
@@ -180,17 +173,13 @@ impl ControlStream {
         Ok(None)
     }
 
-    /// Reads what is available into the buffer. `now_only`: nothing is waited for (a TLS
-    /// stream's caller set it so; a plain one is read with MSG_DONTWAIT here).
+    /// Reads what is available into the buffer. `now_only`: nothing is waited for.
     fn fill(&mut self, now_only: bool) -> Result<(), ReadError> {
         let mut chunk = [0u8; 1024];
-        let got = match &mut self.io {
-            Stream::Plain(s) if now_only => {
-                rustix::net::recv(&**s, &mut chunk[..], rustix::net::RecvFlags::DONTWAIT)
-                    .map(|(n, _)| n)
-                    .map_err(io::Error::from)
-            }
-            io => io.read(&mut chunk),
+        let got = if now_only {
+            self.io.read_now(&mut chunk)
+        } else {
+            self.io.read(&mut chunk)
         };
         match got {
             Ok(0) => Err(ReadError::Closed),

@@ -42,9 +42,8 @@ pub struct TcpSock {
     tcp: Arc<TcpStream>,
     /// Read-ahead (data connections only): `buf[pos..]` is unread.
     ahead: Option<ReadAhead>,
-    /// Reads return WouldBlock rather than wait (recv with MSG_DONTWAIT): the control
-    /// connection's look for ABOR during a transfer, one syscall instead of three
-    /// (two FIONBIO around the read).
+    /// Reads return WouldBlock rather than wait (recv with MSG_DONTWAIT), for
+    /// [`Stream::read_now`]: one syscall, not two FIONBIO around the read.
     dont_wait: bool,
 }
 
@@ -200,11 +199,17 @@ impl Stream {
         Ok(n)
     }
 
-    /// TLS: reads return WouldBlock instead of waiting while `on` (see [`TcpSock`]). A
-    /// plain stream is read with MSG_DONTWAIT by its caller.
-    pub fn set_dont_wait(&mut self, on: bool) {
-        if let Stream::Tls(t) = self {
-            t.sock.dont_wait = on;
+    /// Reads what has already arrived, without waiting (WouldBlock: nothing has): recv
+    /// with MSG_DONTWAIT, one syscall; under TLS, rustls's reads of the socket use it.
+    pub fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => Ok(rustix::net::recv(&**s, buf, RecvFlags::DONTWAIT)?.0),
+            Stream::Tls(t) => {
+                t.sock.dont_wait = true;
+                let r = t.read(buf);
+                t.sock.dont_wait = false;
+                r
+            }
         }
     }
 

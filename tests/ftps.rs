@@ -1867,7 +1867,7 @@ fn crl_in_der_form_revokes() {
 
 #[test]
 fn big_tls_uploads_arrive_whole_and_a_size_limit_cuts_them_exactly() {
-    // An upload over TLS is read many records at a time (`Stream::read_more`): a few MB
+    // An upload over TLS is read many records at a time (`Stream::read_more_into`): a few MB
     // through curl and Python's FTP_TLS arrive byte for byte, and `max_upload_file_size`
     // still stops one at exactly its limit.
     let pki = Pki::new("bigup");

@@ -285,30 +285,30 @@ fn sendfile(
 /// `offset` when opened, which sizes the buffer (the file may have changed since: the
 /// loop reads to its end).
 fn copy_loop(f: &File, mut offset: u64, left: u64, out: &mut Stream, mut p: Progress) -> Outcome {
-    use std::os::unix::fs::FileExt;
-    // A small file gets a buffer its size (plus one byte to see the end in one read).
+    // A small file gets a buffer its size (plus one byte to see the end in one read),
+    // never zeroed: reads go into its spare capacity.
     let size = usize::try_from(left.saturating_add(1)).map_or(BUF_SIZE, |n| n.clamp(1, BUF_SIZE));
-    let mut buf = vec![0u8; size];
+    let mut buf: Vec<u8> = Vec::with_capacity(size);
     loop {
-        let Some(want) = p.step(buf.len()) else {
+        let cap = buf.capacity();
+        let Some(want) = p.step(cap) else {
             return at_budget(f, offset, p.moved);
         };
-        let n = match f.read_at(&mut buf[..want], offset) {
-            Ok(0) => return Outcome::Done(p.moved),
-            Ok(n) => {
-                offset += n as u64;
-                // Full: the file has grown since it was opened (the buffer was its size
-                // and one more byte).
-                if n == buf.len() && buf.len() < BUF_SIZE {
-                    buf.resize((buf.len() * 2).min(BUF_SIZE), 0);
-                }
-                n
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Outcome::Local(p.moved, e),
+        let got = match rustix::io::pread(f, &mut buf.spare_capacity_mut()[..want], offset) {
+            Ok(([], _)) => return Outcome::Done(p.moved),
+            Ok((got, _)) => got,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Outcome::Local(p.moved, e.into()),
         };
-        if let Some(end) = write_all(out, &buf[..n], &mut p) {
+        let n = got.len();
+        offset += n as u64;
+        if let Some(end) = write_all(out, got, &mut p) {
             return end;
+        }
+        // Full: the file has grown since it was opened (the buffer was its size and one
+        // more byte).
+        if n == cap && cap < BUF_SIZE {
+            buf = Vec::with_capacity((cap * 2).min(BUF_SIZE));
         }
     }
 }
@@ -410,8 +410,8 @@ pub fn receive(
 ) -> Outcome {
     let mut p = Progress::new(bounds, ctl);
     // Starts small (most uploads in a busy session are small files) and doubles while
-    // reads fill it, up to BUF_SIZE.
-    let mut buf = vec![0u8; RECV_START];
+    // reads fill it, up to BUF_SIZE. Never zeroed: reads go into its spare capacity.
+    let mut buf: Vec<u8> = Vec::with_capacity(RECV_START);
     let mut conv = ascii::CrlfToLf::new();
     let mut converted = Vec::new();
     // Plain and binary: the socket the rest may be spliced from, once SPLICE_AFTER came.
@@ -420,26 +420,20 @@ pub fn receive(
         _ => None,
     };
     loop {
+        let size = buf.capacity();
         // Ask for one byte past the budget: receiving it proves the upload is too big.
-        let want = p
-            .bounds
-            .step(p.moved, buf.len())
-            .saturating_add(1)
-            .min(buf.len());
-        match inp.read_more(&mut buf[..want]) {
-            Ok(0) => return finish_upload(file, ascii, &mut conv, p.moved),
-            Ok(n) => {
-                if n == buf.len() && buf.len() < BUF_SIZE {
-                    let grown = buf.len() * 2;
-                    buf.resize(grown, 0);
-                }
+        let want = p.bounds.step(p.moved, size).saturating_add(1).min(size);
+        match inp.read_more_into(&mut buf, want) {
+            Ok([]) => return finish_upload(file, ascii, &mut conv, p.moved),
+            Ok(got) => {
+                let n = got.len();
                 let allowed = p.allowed(n);
                 let r = if ascii {
                     converted.clear();
-                    conv.push(&buf[..allowed], &mut converted);
+                    conv.push(&got[..allowed], &mut converted);
                     file.write_all(&converted)
                 } else {
-                    file.write_all(&buf[..allowed])
+                    file.write_all(&got[..allowed])
                 };
                 if let Err(e) = r {
                     return Outcome::Local(p.moved, e);
@@ -447,6 +441,9 @@ pub fn receive(
                 if allowed < n {
                     p.moved += allowed as u64;
                     return Outcome::OverBudget(p.moved);
+                }
+                if n == size && size < BUF_SIZE {
+                    buf = Vec::with_capacity(size * 2);
                 }
                 if let Some(end) = p.advance(n) {
                     return end;

@@ -17,7 +17,7 @@
 use rustix::buffer::spare_capacity;
 use rustix::net::RecvFlags;
 use rustls::{ServerConnection, StreamOwned};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, BufRead, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
@@ -170,33 +170,57 @@ impl Stream {
         Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
-    /// Like `read`, then goes on filling `buf` from what is already here, without waiting:
-    /// plaintext rustls has decrypted and records read ahead from the socket. A TLS read
-    /// returns one record (16 KiB) at most, so an upload would otherwise reach its file
-    /// 16 KiB a write. Only the first read may wait; an error after it is left for the
-    /// next read to report (rustls keeps a connection's error).
-    pub fn read_more(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut n = self.read(buf)?;
-        let Stream::Tls(t) = self else { return Ok(n) };
-        while n > 0 && n < buf.len() {
-            match t.conn.reader().read(&mut buf[n..]) {
-                Ok(k) if k > 0 => {
-                    n += k;
+    /// Reads at least one byte (waiting, as `read` does; none: the end), then goes on
+    /// from what is already here, without waiting: plaintext rustls has decrypted and
+    /// records read ahead from the socket. A TLS read returns one record (16 KiB) at most,
+    /// so an upload would otherwise reach its file 16 KiB a write. Only the first read may
+    /// wait; an error after it is left for the next read to report (rustls keeps a
+    /// connection's error).
+    ///
+    /// `buf` is cleared and returned holding what came, at most `want` bytes (and its
+    /// capacity). The bytes go into its spare capacity, which is not zeroed first: a
+    /// zeroed 32 KiB buffer was most of a small upload's instructions.
+    pub fn read_more_into<'a>(
+        &mut self,
+        buf: &'a mut Vec<u8>,
+        want: usize,
+    ) -> io::Result<&'a [u8]> {
+        buf.clear();
+        let want = want.min(buf.capacity());
+        let t = match self {
+            Stream::Plain(s) => {
+                let spare = &mut buf.spare_capacity_mut()[..want];
+                let ((got, _), _) = rustix::net::recv(&**s, spare, RecvFlags::empty())?;
+                return Ok(got);
+            }
+            Stream::Tls(t) => t,
+        };
+        // rustls's reader is a BufRead: its plaintext is copied once, into `buf`.
+        let first = t.fill_buf()?;
+        let k = first.len().min(want);
+        buf.extend_from_slice(&first[..k]);
+        t.consume(k);
+        while !buf.is_empty() && buf.len() < want {
+            let mut plain = t.conn.reader();
+            if let Ok(chunk) = plain.fill_buf() {
+                if !chunk.is_empty() {
+                    let k = chunk.len().min(want - buf.len());
+                    buf.extend_from_slice(&chunk[..k]);
+                    plain.consume(k);
                     continue;
                 }
-                // Nothing decrypted yet (WouldBlock), or the peer's close_notify (0).
-                _ => {}
             }
+            // Nothing decrypted yet (WouldBlock), or the peer's close_notify (empty).
             if !t.sock.has_ahead()
                 || t.conn.read_tls(&mut t.sock).is_err()
                 || t.conn.process_new_packets().is_err()
-                // A record that needs an answer (a key update): the next `read` sends it.
+                // A record that needs an answer (a key update): the next read sends it.
                 || t.conn.wants_write()
             {
                 break;
             }
         }
-        Ok(n)
+        Ok(buf)
     }
 
     /// Reads what has already arrived, without waiting (WouldBlock: nothing has): recv

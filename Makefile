@@ -35,7 +35,7 @@ BENCH_SCENARIOS ?= retr-big,stor-big,small-files,logins,list-big,idle-conns,sess
 BENCH_TLS   ?= none explicit
 BENCH_REPEAT ?= 3
 
-.PHONY: help build run test lint lint-bsd man bench install uninstall clean
+.PHONY: help build run test lint lint-bsd man bench pgo install uninstall clean
 
 help:
 	@echo 'ferroftpd make targets:'
@@ -46,6 +46,7 @@ help:
 	@echo '  make lint-bsd   the same clippy for x86_64-unknown-freebsd (no BSD machine needed)'
 	@echo '  make man        mandoc -Tlint the manual pages'
 	@echo '  make bench      ferroftpd vs the peer servers (../shared/bench), ratios; bench/results/'
+	@echo '  make pgo        a profile-guided build, target/pgo/ferroftpd (bench/pgo.sh; llvm-tools)'
 	@echo '  make install    binary, manual pages, sample config and service files (DESTDIR, PREFIX)'
 	@echo '  make uninstall  remove what install put there (configs are kept)'
 	@echo '  make clean      cargo clean; remove run/'
@@ -109,6 +110,11 @@ bench: build
 
 # The configuration is installed only when none is there, so an upgrade keeps the local one.
 # The users file goes in as users.json.sample only: its demo accounts have known passwords.
+# A profile-guided build: trained on loopback with the native client, as a peer of the
+# harness in $(SHARED) (bench/pgo.sh says why). Compare it: FERROFTPD=$PWD/target/pgo/ferroftpd.
+pgo:
+	SHARED='$(SHARED)' CARGO='$(CARGO)' bench/pgo.sh
+
 install:
 	@test -x $(BIN) || { echo "$(BIN) is missing: run 'make build' first" >&2; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \

@@ -232,12 +232,11 @@ pub fn lookup(verb: &str) -> Option<&'static Row> {
     let index = INDEX.get_or_init(|| {
         let mut index: Vec<(u64, &'static Row)> = TABLE
             .iter()
-            .flat_map(|r| std::iter::once(r.name).chain(r.aliases.iter().copied()))
-            .zip(
-                TABLE
-                    .iter()
-                    .flat_map(|r| std::iter::repeat_n(r, 1 + r.aliases.len())),
-            )
+            .flat_map(|r| {
+                std::iter::once(&r.name)
+                    .chain(r.aliases)
+                    .map(move |n| (n, r))
+            })
             .filter_map(|(name, r)| Some((key(name)?, r)))
             .collect();
         index.sort_unstable_by_key(|&(k, _)| k);

@@ -196,12 +196,12 @@ impl Stream {
             }
             Stream::Tls(t) => t,
         };
-        // rustls's reader is a BufRead: its plaintext is copied once, into `buf`.
-        let first = t.fill_buf()?;
-        let k = first.len().min(want);
-        buf.extend_from_slice(&first[..k]);
-        t.consume(k);
-        while !buf.is_empty() && buf.len() < want {
+        // Waits as `read` does; nothing: the end. rustls's reader is a BufRead: the
+        // loop copies its plaintext once, into `buf`, the chunk this waited for first.
+        if t.fill_buf()?.is_empty() {
+            return Ok(buf);
+        }
+        while buf.len() < want {
             let mut plain = t.conn.reader();
             if let Ok(chunk) = plain.fill_buf() {
                 if !chunk.is_empty() {

@@ -2,14 +2,17 @@
 # Instructions a small file costs a server, counted by valgrind's callgrind: repeatable to
 # about 500 instructions a file (aws-lc's start-up entropy varies a little), where timers
 # on this shared VM are not (no hardware counters; files/s moves 2x between runs).
-# Usage: bench/callgrind.sh ferroftpd|floor none|1.3|1.2 [FILES]
+# Usage: bench/callgrind.sh [--cache-sim] ferroftpd|floor none|1.3|1.2 [FILES]
 # Starts the server under callgrind twice, like a peer of the shared harness
 # (bench/peers/*.sh, on ports of its own). Each time one session of the native client
 # (bench/ftpload.rs) uploads and downloads FILES files of 4 KiB (default 300), so the
 # files exist; then a second session does so again, the first time with no files at all.
 # The difference between the two servers' totals, divided by the 2 x FILES transfers, is
 # what a file costs: start-up, logins and handshakes cancel out.
-# Output: one line per server start, then "instructions a file: N". The callgrind files
+# Output: one line per server start, then "instructions a file: N". --cache-sim also
+# simulates the caches (callgrind --cache-sim=yes: 32 KiB L1i, as here) and prints the
+# instruction cache misses a file, first level and last: as repeatable as the counts, and
+# what separates two paths of about the same instructions (bench/RESULTS.md). The files
 # stay in the printed directory (callgrind_annotate FILE shows where the work went).
 # FERROFTPD (or SMALLFLOOR) names another build, e.g. one before a change, to compare.
 # Needs: valgrind, cargo build --release --examples. Stops what it starts by PID.
@@ -17,9 +20,12 @@ set -euo pipefail
 shopt -s inherit_errexit
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="${SHARED:-$REPO/../shared}"
+cachesim=no
+[ "${1:-}" = --cache-sim ] && { cachesim=yes; shift; }
 who="${1:-}" tls="${2:-}" files="${3:-300}"
 die() { echo "$0: $*" >&2; exit 1; }
-case "$who" in ferroftpd|floor) ;; *) echo "usage: $0 ferroftpd|floor none|1.3|1.2 [FILES]" >&2; exit 2 ;; esac
+case "$who" in ferroftpd|floor) ;;
+    *) echo "usage: $0 [--cache-sim] ferroftpd|floor none|1.3|1.2 [FILES]" >&2; exit 2 ;; esac
 case "$tls" in none) tlsargs=(--tls none) ;;
     1.3|1.2) tlsargs=(--tls explicit --cafile "$SHARED/bench/peers/tmp/cert.pem" --tls-version "$tls") ;;
     *) die "TLS must be none, 1.3 or 1.2" ;; esac
@@ -45,25 +51,16 @@ chmod 755 "$out"
 cat > "$out/wrap" <<EOF
 #!/usr/bin/env bash
 args=(); while [ \$# -gt 0 ]; do if [ "\$1" = -u ]; then shift 2; else args+=("\$1"); shift; fi; done
-FERROFTPD_RUN_AS_ROOT=1 exec valgrind --tool=callgrind --callgrind-out-file="$out/\$TAG.%p.out" "\$REAL" "\${args[@]}"
+FERROFTPD_RUN_AS_ROOT=1 exec valgrind --tool=callgrind --cache-sim=$cachesim --callgrind-out-file="$out/\$TAG.%p.out" "\$REAL" "\${args[@]}"
 EOF
 chmod +x "$out/wrap"
 
 pid=""
-# Stops the server this script started, and only that one: its PID, then the peer
-# script's cleanup only while the PID file still names it.
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 stop() {
     [ -n "$pid" ] || return 0
-    if kill -0 "$pid" 2>/dev/null; then
-        # SIGTERM: both servers exit cleanly, and callgrind writes its file.
-        kill -TERM "$pid"
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    fi
-    local pidfile="$SHARED/bench/peers/tmp/$who.pid"
-    if [ "$(cat "$pidfile" 2>/dev/null)" = "$pid" ]; then
-        "$script" stop >/dev/null || true
-    fi
+    stop_started "$pid" "$SHARED/bench/peers/tmp/$who.pid" "$script"
     pid=""
 }
 trap stop EXIT
@@ -78,8 +75,14 @@ load() {
 }
 
 # run TAG N: a server; a session of FILES files, then one of N; sets `total` to the
-# server's instructions.
-total=""
+# server's instructions (and with --cache-sim, `i1` and `il` to its instruction cache
+# misses, first level and last).
+total="" i1="" il=""
+# event NAME FILE: the total of one event (Ir, I1mr, ILmr) in a callgrind file.
+event() {
+    awk -v want="$1" '$1 == "events:" { for (i = 2; i <= NF; i++) col[$i] = i }
+        $1 == "summary:" && (want in col) { print $col[want] }' "$2"
+}
 run() {
     local line port found
     line="$(env "$var=$out/wrap" REAL="$real" TAG="$1" "$script" start | grep PID=)" \
@@ -92,12 +95,21 @@ run() {
     stop
     found=("$out/$1".*.out)
     [ "${#found[@]}" = 1 ] && [ -f "${found[0]}" ] || die "expected one callgrind file: ${found[*]}"
-    total="$(sed -n 's/^summary: //p' "${found[0]}")"
+    total="$(event Ir "${found[0]}")"
     [[ "$total" =~ ^[0-9]+$ ]] || die "no total in ${found[0]}"
     echo "$who $tls, $1: $total instructions" >&2
+    if [ "$cachesim" = yes ]; then
+        i1="$(event I1mr "${found[0]}")" il="$(event ILmr "${found[0]}")"
+        [[ "$i1" =~ ^[0-9]+$ && "$il" =~ ^[0-9]+$ ]] || die "no cache misses in ${found[0]}"
+        echo "$who $tls, $1: $i1 L1i misses, $il LL instruction misses" >&2
+    fi
 }
 run base 0
-a="$total"
+a="$total" a1="$i1" al="$il"
 run more "$files"
 echo "callgrind files: $out" >&2
 echo "instructions a file: $(( (total - a) / (2 * files) ))"
+if [ "$cachesim" = yes ]; then
+    echo "L1i misses a file: $(( (i1 - a1) / (2 * files) ))"
+    echo "LL instruction misses a file: $(( (il - al) / (2 * files) ))"
+fi

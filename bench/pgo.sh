@@ -32,17 +32,11 @@ raw="$(mktemp -d /tmp/ferroftpd-pgo.XXXXXX)"
 # The server drops to the harness's user when started as root: it writes the profile.
 chmod 1777 "$raw"
 pid=""
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 stop() {
     [ -n "$pid" ] || return 0
-    if kill -0 "$pid" 2>/dev/null; then
-        # SIGTERM: a clean exit, which is when the profile is written.
-        kill -TERM "$pid"
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    fi
-    if [ "$(cat "$SHARED/bench/peers/tmp/ferroftpd.pid" 2>/dev/null)" = "$pid" ]; then
-        bench/peers/ferroftpd.sh stop >/dev/null || true
-    fi
+    stop_started "$pid" "$SHARED/bench/peers/tmp/ferroftpd.pid" bench/peers/ferroftpd.sh
     pid=""
 }
 trap 'stop; rm -rf "$raw"' EXIT

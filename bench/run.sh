@@ -145,7 +145,11 @@ echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' 
 if [ "${BENCH_LIMITS:-1}" != 0 ]; then
     "$BENCH/limit.sh" | tee "$RESULTS/limits-$STAMP.txt" >&2
     tail -n 1 "$RESULTS/limits-$STAMP.txt" > "$LIMITS"
-    # The 1 GiB transfers with no FTP server (bench/floors.py: why there).
+    # The 1 GiB transfers with no FTP server (bench/floors.py: why there). The TLS ones
+    # need the harness's certificate, which a peer script otherwise makes on its first
+    # start: on a fresh machine that is after this.
+    (. "$BENCH/peers/common.sh" && ensure_cert) \
+        || echo "bench: cannot make $BENCH/peers/tmp/cert.pem (openssl?)" | tee -a "$LOG" >&2
     bounded 900 "$PY" "$REPO/bench/floors.py" --cert "$BENCH/peers/tmp/cert.pem" \
         --key "$BENCH/peers/tmp/key.pem" --out "$FLOORS" > >(tee -a "$LOG" >&2) 2>&1
 fi

@@ -549,3 +549,100 @@ fn finish_upload(file: &mut File, ascii: bool, conv: &mut ascii::CrlfToLf, moved
     }
     Outcome::Done(moved)
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::thread;
+
+    fn pattern(len: usize, seed: u32) -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| (i.wrapping_mul(seed) % 251) as u8)
+            .collect()
+    }
+
+    /// copy_loop (the TLS and no-sendfile download path) on a loopback socket: opens
+    /// `first` as a file, appends `more` after its size was taken (an upload still
+    /// arriving), sends from `offset`, and returns the outcome and what the reader got.
+    fn send_growing(
+        first: &[u8],
+        more: &[u8],
+        offset: u64,
+        budget: Option<u64>,
+    ) -> (Outcome, Vec<u8>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("growing");
+        std::fs::write(&path, first).expect("write");
+        let f = File::open(&path).expect("open");
+        let left = f.metadata().expect("stat").len() - offset;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut w| w.write_all(more))
+            .expect("append");
+
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (sock, _) = l.accept().expect("accept");
+        let reader = thread::spawn(move || {
+            let mut got = Vec::new();
+            (&client).read_to_end(&mut got).map(|_| got)
+        });
+        let mut out = Stream::Plain(Arc::new(sock));
+        let bounds = Bounds {
+            budget,
+            ..Bounds::unlimited(Duration::from_secs(20))
+        };
+        let mut ctl = |_| Ctl::Go;
+        let outcome = copy_loop(&f, offset, left, &mut out, Progress::new(&bounds, &mut ctl));
+        drop(out);
+        let got = reader.join().expect("reader").expect("read");
+        (outcome, got)
+    }
+
+    #[test]
+    fn a_download_sends_what_the_file_grew_by_since_it_was_opened() {
+        // The buffer is sized for 1,000 bytes; 600 KiB more fill it again and again, so it
+        // doubles up to its cap and the rest comes in full buffers.
+        let first = pattern(1000, 7);
+        let more = pattern(600 << 10, 13);
+        let (outcome, got) = send_growing(&first, &more, 0, None);
+        let whole = [first.as_slice(), more.as_slice()].concat();
+        assert!(
+            matches!(outcome, Outcome::Done(n) if n == whole.len() as u64),
+            "{outcome:?}"
+        );
+        assert!(
+            got == whole,
+            "got {} bytes, want {}",
+            got.len(),
+            whole.len()
+        );
+
+        // Resumed (REST) past the middle of what was there.
+        let (outcome, got) = send_growing(&first, &more, 600, None);
+        assert!(
+            matches!(outcome, Outcome::Done(n) if n == whole.len() as u64 - 600),
+            "{outcome:?}"
+        );
+        assert!(got == whole[600..], "got {} bytes", got.len());
+    }
+
+    #[test]
+    fn a_budget_stops_a_growing_download_exactly_and_says_so() {
+        // A transfer quota of what the file held when opened: those bytes go, then 552.
+        let first = pattern(5000, 7);
+        let more = pattern(70_000, 11);
+        let (outcome, got) = send_growing(&first, &more, 0, Some(5000));
+        assert!(matches!(outcome, Outcome::OverBudget(5000)), "{outcome:?}");
+        assert!(got == first, "got {} bytes", got.len());
+
+        // Nothing appended: the same budget is exactly the file, which is done.
+        let (outcome, got) = send_growing(&first, &[], 0, Some(5000));
+        assert!(matches!(outcome, Outcome::Done(5000)), "{outcome:?}");
+        assert!(got == first);
+    }
+}

@@ -297,6 +297,16 @@ def steal_note(by, sc, tls, best):
         "%s %.0f%%" % (label, 100 * v) for v, label in shares if v is not None)
 
 
+def ratio_text(ratio, goal):
+    """A ratio to 2 decimals; to 3 where 2 would round a miss up to the goal (1.196x
+    would read 1.20x against a goal of 1.2x, and be marked not met)."""
+    if ratio is None:
+        return "-"
+    if goal is not None and ratio < goal <= round(ratio, 2):
+        return "%.3fx" % ratio
+    return "%.2fx" % ratio
+
+
 def goal_table(by, limits, floors):
     # ferroftpd-nocache and the like are ferroftpd in another setting, not peers.
     peers = [label for label in by if not label.startswith(OURS) and label != FLOOR]
@@ -326,7 +336,7 @@ def goal_table(by, limits, floors):
             out.append("| %s | - | %s | - | all %d, none refused | %s |" % (title, ours_s, value, met))
             continue
         ours_s = fmt(ours) + spread(rec, metric)
-        ratio_s = "%.2fx" % ratio if ratio is not None else "-"
+        ratio_s = ratio_text(ratio, value if kind == "ratio" else None)
         if kind == "ratio":
             goal_s = (">= %.1fx" % value) if higher else ("<= %.1fx the time" % (1 / value))
             met = "-" if ratio is None else ("yes" if ratio >= value else "no")

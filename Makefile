@@ -108,13 +108,13 @@ bench: build
 	SHARED='$(SHARED)' BENCH_PEERS='$(BENCH_PEERS)' BENCH_SCENARIOS='$(BENCH_SCENARIOS)' \
 	  BENCH_TLS='$(BENCH_TLS)' BENCH_REPEAT='$(BENCH_REPEAT)' PYTHON='$(PYTHON)' bench/run.sh
 
-# The configuration is installed only when none is there, so an upgrade keeps the local one.
-# The users file goes in as users.json.sample only: its demo accounts have known passwords.
 # A profile-guided build: trained on loopback with the native client, as a peer of the
 # harness in $(SHARED) (bench/pgo.sh says why). Compare it: FERROFTPD=$PWD/target/pgo/ferroftpd.
 pgo:
 	SHARED='$(SHARED)' CARGO='$(CARGO)' bench/pgo.sh
 
+# The configuration is installed only when none is there, so an upgrade keeps the local one.
+# The users file goes in as users.json.sample only: its demo accounts have known passwords.
 install:
 	@test -x $(BIN) || { echo "$(BIN) is missing: run 'make build' first" >&2; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \

@@ -2029,6 +2029,52 @@ fn python_tls_download_survives_a_reader_that_pauses() {
     );
 }
 
+/// A file that grows during a TLS download (an upload still arriving) is sent to its
+/// end, not to the size it had when opened: the client appends 1 MiB while the server is
+/// held back by the full socket, well before it reaches the end of the 24 MiB.
+#[test]
+fn python_tls_download_of_a_growing_file_gets_what_it_grew_by() {
+    let pki = Pki::new("tlsgrow");
+    let body = random_bytes(24 << 20, 0x6A0E);
+    let extra = random_bytes(1 << 20, 0x6A0F);
+    let s = Server::start(tls_opts(&pki, 1).file("growing.bin", &body));
+    let path = s.home().join("growing.bin");
+    let path = path.to_str().unwrap();
+    let extra_path = s.local().join("extra.part");
+    fs::write(&extra_path, &extra).unwrap();
+    let script = format!(
+        "import hashlib\n\
+         ftp = tls_login()\n\
+         h = hashlib.sha256()\n\
+         got = [0]\n\
+         def take(b):\n\
+         \x20   if got[0] < (1 << 20) <= got[0] + len(b):\n\
+         \x20       with open({path:?}, 'ab') as f, open({extra:?}, 'rb') as e:\n\
+         \x20           f.write(e.read())\n\
+         \x20   h.update(b)\n\
+         \x20   got[0] += len(b)\n\
+         print('REPLY', ftp.retrbinary('RETR growing.bin', take, blocksize=65536)[:3])\n\
+         print('GOT', got[0], h.hexdigest())\n\
+         ftp.quit()",
+        extra = extra_path.to_str().unwrap(),
+    );
+    let out = python_tls(&s, &pki.ca_pem, &script);
+    assert_success("python FTP_TLS growing file", &out, &s);
+    let text = stdout(&out);
+    use sha2::Digest;
+    let whole = [body.as_slice(), extra.as_slice()].concat();
+    let want: String = sha2::Sha256::digest(&whole)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(text.lines().any(|l| l == "REPLY 226"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == format!("GOT {} {want}", whole.len())),
+        "{text}"
+    );
+}
+
 /// A resumed TLS download (curl `-C -`, REST then RETR): the file is read from the offset
 /// (positional reads, whatever the file's position) and the joined file is whole.
 #[test]

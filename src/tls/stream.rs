@@ -3,16 +3,20 @@
 //! session's thread at its first read or write, under the socket's timeouts).
 //!
 //! Bulk TLS on data connections ([`Stream::tls_data`]) is tuned for throughput. Writes go
-//! four records (64 KiB) at a time, sent in one `writev` as soon as they are encrypted, so
-//! the client decrypts while the next ones are made. Measured on loopback, 1 GiB, the
-//! settings alternating (2026-12-03): against a record a write, 64 KiB took the server's
-//! CPU a GiB from 0.78-1.01 s to 0.54-0.70 s and the native client's download
-//! (bench/ftpload.rs) from 1053-1364 MB/s to 1347-1988; curl's from 562-1169 to 838-1152;
-//! Python's ssl stayed at 856-1148. Larger writes lose the overlap: 256 KiB gave the native
-//! client 1500-1721 and curl 802-946 (an earlier measurement: 1,430 against 1,680 for a
-//! record a write). The socket is read in large slices ([`TcpSock`]) because rustls asks
-//! for at most 4 KiB a read (a syscall every 4 KiB of an upload otherwise). Control
-//! connections keep the defaults and no buffer, so an idle session holds nothing extra.
+//! three full records (48 KiB) at a time, sent in one `writev` as soon as they are
+//! encrypted, so the client decrypts while the next ones are made. Three, not four: four
+//! records with their headers (65,624 bytes) are just over loopback's segment size
+//! (65,483), so each write went out as a full segment and a 141-byte one. Measured on
+//! loopback, 1 GiB, the settings alternating, 6 downloads each (2026-12-04): 48 KiB
+//! against 64 KiB gave the native client (bench/ftpload.rs) 2557-2665 MB/s against
+//! 1484-1835, curl 1350-1936 against 564-1678, Python's ssl 2572-2744 against 1767-2254;
+//! the medians of 32 KiB and 16 KiB were below 48's for each client, and four records
+//! shrunk to fit one segment (rustls' `max_fragment_size`) did no better than three.
+//! Earlier (2026-12-03) a record a write had cost the server 0.78-1.01 s of CPU a GiB
+//! against 0.54-0.70 for 64 KiB, and 256 KiB lost the overlap. The socket is read in
+//! large slices ([`TcpSock`]) because rustls asks for at most 4 KiB a read (a syscall
+//! every 4 KiB of an upload otherwise). Control connections keep the defaults and no
+//! buffer, so an idle session holds nothing extra.
 
 use rustix::buffer::spare_capacity;
 use rustix::net::RecvFlags;
@@ -22,8 +26,12 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Most plaintext one TLS write takes: four records' worth (see the module doc).
-const TLS_WRITE: usize = 64 << 10;
+/// Most plaintext one TLS write takes: three records' worth (see the module doc).
+const TLS_WRITE: usize = 48 << 10;
+// Its records with their overhead (a 5-byte header, at most 24 bytes of nonce and tag: TLS
+// 1.2's AES-GCM; TLS 1.3 adds 17) fit one loopback segment: MTU 65,536 less the IP and TCP
+// headers with timestamps.
+const _: () = assert!(TLS_WRITE / 16384 * (16384 + 5 + 24) <= 65_483);
 /// The read buffer of a TLS data connection starts at this and doubles, up to
 /// [`READ_BUF_MAX`], while reads fill it (small files never grow it).
 const READ_BUF_MIN: usize = 32 << 10;
@@ -323,12 +331,12 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => (&**s).write(buf),
-            // Four records at a time: they go out as soon as they are made, so the peer
-            // decrypts them while the next are encrypted (see the module doc).
+            // Three records at a time, one loopback segment: they go out as soon as they
+            // are made, so the peer decrypts them while the next are encrypted (module doc).
             Stream::Tls(t) => {
                 let n = t.write(&buf[..buf.len().min(TLS_WRITE)])?;
                 // rustls takes nothing while its queue holds its limit (64 KiB), which a
-                // send that timed out after a few bytes of four records can leave: the
+                // send that timed out after a few bytes of three records can leave: the
                 // socket is blocked, not closed, so this is a timeout, not the end.
                 if n == 0 && !buf.is_empty() && t.conn.wants_write() {
                     return Err(io::ErrorKind::WouldBlock.into());

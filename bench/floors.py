@@ -19,6 +19,9 @@ all, so a server's RETR and STOR figures can be read against what this machine a
 - stor-tls: the other way: curl uploads the file (an HTTPS PUT, -T) to a bare Python ssl
   receiver reading 1 MiB at a time and keeping nothing: the most curl sends over TLS here,
   whatever the server (which must also write the bytes to a file).
+- stor-tls-file: the same, the receiver writing what it gets into a new file in $TMPDIR
+  (256 KiB a write, as ferroftpd): what a server that must keep the upload can reach
+  with curl here, the VM's page-cache cost included (see stor).
 - list: one readdir pass and one fstatat per entry over 10,000 subdirectories (as the
   harness's list-big makes them) in $TMPDIR, by bench/listfloor.c (built here with cc),
   best of 10 passes: what LIST and MLSD cannot go below, before any formatting or sending.
@@ -145,9 +148,11 @@ def stor_once(path, where):
         os.unlink(target)
 
 
-def tls_once(path, cert, key, upload=False):
+def tls_once(path, cert, key, upload=False, keep_in=None):
     """curl's rate downloading `path` over TLS from a bare Python ssl sender, or uploading
-    it (upload) to a bare receiver that keeps nothing."""
+    it (upload) to a bare receiver that keeps nothing, or (keep_in: a directory) writes
+    what it receives into a new file there, 256 KiB a write as ferroftpd does; the file
+    is removed after the run, outside the timing."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     size = os.path.getsize(path)
@@ -169,12 +174,30 @@ def tls_once(path, cert, key, upload=False):
                 head, body = req.split(b"\r\n\r\n", 1)
                 if b"100-continue" in head.lower():
                     t.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                n = len(body)
-                while n < size:
-                    k = t.recv_into(buf)
-                    if not k:
-                        break
-                    n += k
+                n, held = len(body), 0
+                out = None
+                if keep_in:
+                    fd, kept = tempfile.mkstemp(prefix="ftpbench-floor-tls-", dir=keep_in)
+                    out = os.fdopen(fd, "wb", buffering=0)
+                    out.write(body)
+                try:
+                    while n < size:
+                        # An SSL read returns one record at most: gather 256 KiB a write.
+                        k = t.recv_into(mv[held:held + (256 << 10)] if out else buf)
+                        if not k:
+                            break
+                        n += k
+                        if out:
+                            held += k
+                            if held >= 256 << 10:
+                                out.write(mv[:held])
+                                held = 0
+                    if out and held:
+                        out.write(mv[:held])
+                finally:
+                    if out:
+                        out.close()
+                        cleanup.append(kept)
                 t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
             t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size)
@@ -185,6 +208,7 @@ def tls_once(path, cert, key, upload=False):
                         break
                     t.sendall(mv[:n])
 
+    cleanup = []
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(1)
@@ -200,6 +224,8 @@ def tls_once(path, cert, key, upload=False):
     finally:
         th.join(MAX_SECONDS)
         ls.close()
+        for f in cleanup:
+            os.unlink(f)
     got, speed = out.stdout.split()
     if int(got) != size:
         raise RuntimeError("curl moved %s bytes of %d: %s" % (got, size, out.stderr.strip()[:200]))
@@ -242,26 +268,27 @@ def main():
             pass
     retr = [retr_once(a.file) for _ in range(a.repeat)]
     stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
-    tls, tls_up = [], []
+    tls, tls_up, tls_file = [], [], []
     for _ in range(a.repeat):
-        for upload, out in ((False, tls), (True, tls_up)):
+        for upload, keep_in, out in ((False, None, tls), (True, None, tls_up), (True, tmp, tls_file)):
             with open(a.file, "rb") as f:  # back into the page cache if it was evicted
                 while f.read(8 << 20):
                     pass
-            out.append(tls_once(a.file, a.cert, a.key, upload))
+            out.append(tls_once(a.file, a.cert, a.key, upload, keep_in))
     list_ms = list_floor(a.entries, tmp)
     rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "bytes": os.path.getsize(a.file),
            "retr_sendfile_MB_per_s": stats(retr), "stor_bare_MB_per_s": stats(stor),
            "retr_tls_curl_MB_per_s": stats(tls), "stor_tls_curl_MB_per_s": stats(tls_up),
+           "stor_tls_curl_file_MB_per_s": stats(tls_file),
            "list_stat_s": list_ms / 1000, "list_entries": a.entries}
     with open(a.out, "a") as f:
         f.write(json.dumps(rec) + "\n")
     print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s, "
-          "uploading %s MB/s; readdir+stat of %d entries %.1f ms" % (
+          "uploading %s MB/s, into a file %s MB/s; readdir+stat of %d entries %.1f ms" % (
               " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor),
               " ".join("%.0f" % v for v in tls), " ".join("%.0f" % v for v in tls_up),
-              a.entries, list_ms), file=sys.stderr)
+              " ".join("%.0f" % v for v in tls_file), a.entries, list_ms), file=sys.stderr)
 
 
 if __name__ == "__main__":

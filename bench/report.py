@@ -376,6 +376,24 @@ def goal_table(by, limits, floors):
                                                                          fmt(fl["median"]))
                     if met == "no" and best and fl["median"] < value * best[0]:
                         ratio_s += ": the goal, %s, is beyond curl here" % fmt(value * best[0])
+                # The same receiver writing a file: what a server that keeps the upload can reach.
+                ff = floor_of(floors, "stor_tls_curl_file_MB_per_s")
+                if ff and ours:
+                    ratio_s += "; %.0f%% of it into a file (%s, %s-%s)" % (
+                        100 * ours / ff["median"], fmt(ff["median"]), fmt(ff["min"]), fmt(ff["max"]))
+                    # The page cache's speed drifts over minutes: a server above the
+                    # floor's best was measured in a faster moment, and nothing is bounded.
+                    if ours > ff["max"]:
+                        ratio_s += ": above its best, another moment's page cache, no bound"
+                    elif met == "no" and best and ff["median"] < value * best[0]:
+                        ratio_s += ": the goal, %s, is beyond that" % fmt(value * best[0])
+            if sc == "retr-big-native" and tls == "explicit":
+                # The native client costs little: loopback TCP itself, unencrypted, bounds it.
+                lo = (limits or {}).get("loopback_tcp_iperf3_1stream", {}).get("median")
+                if lo and ours:
+                    ratio_s += "; %.0f%% of loopback iperf3 (%s, no TLS)" % (100 * ours / lo, fmt(lo))
+                    if met == "no" and best and lo < value * best[0]:
+                        ratio_s += ": the goal, %s, is beyond loopback itself" % fmt(value * best[0])
             if sc.startswith("stor-big") and tls == "none":
                 fl = floor_of(floors, "stor_bare_MB_per_s")
                 if fl:

@@ -45,6 +45,7 @@ import threading
 import time
 
 MAX_SECONDS = 60
+WRITE = 256 << 10   # bytes a file write in the upload floors: ferroftpd's upload buffer
 
 
 def stats(v):
@@ -99,11 +100,14 @@ def drain(sock, chunk, out_fd):
         k = sock.recv_into(buf)
         if not k:
             break
-        view = mv[:k]
-        while view:
-            view = view[os.write(out_fd, view):]
+        write_all(out_fd, mv[:k])
         n += k
     return n
+
+
+def write_all(fd, view):
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def rate(n, path, dt):
@@ -139,20 +143,24 @@ def retr_once(path):
         os.close(null)
 
 
-def stor_once(path, where):
+def into_temp_file(where, measure):
+    """measure(fd) with fd a new file in `where`, removed after."""
     fd, target = tempfile.mkstemp(prefix="ftpbench-floor-", dir=where)
     try:
-        return move(path, True, 256 * 1024, fd)
+        return measure(fd)
     finally:
         os.close(fd)
         os.unlink(target)
 
 
-def tls_once(path, cert, key, upload=False, keep_in=None):
+def stor_once(path, where):
+    return into_temp_file(where, lambda fd: move(path, True, WRITE, fd))
+
+
+def tls_once(path, cert, key, upload=False, out_fd=None):
     """curl's rate downloading `path` over TLS from a bare Python ssl sender, or uploading
-    it (upload) to a bare receiver that keeps nothing, or (keep_in: a directory) writes
-    what it receives into a new file there, 256 KiB a write as ferroftpd does; the file
-    is removed after the run, outside the timing."""
+    it (upload) to a bare receiver that keeps nothing or, given out_fd, writes what it
+    receives there, WRITE bytes a write as ferroftpd does."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     size = os.path.getsize(path)
@@ -174,30 +182,20 @@ def tls_once(path, cert, key, upload=False, keep_in=None):
                 head, body = req.split(b"\r\n\r\n", 1)
                 if b"100-continue" in head.lower():
                     t.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if out_fd is not None:
+                    write_all(out_fd, memoryview(body))
                 n, held = len(body), 0
-                out = None
-                if keep_in:
-                    fd, kept = tempfile.mkstemp(prefix="ftpbench-floor-tls-", dir=keep_in)
-                    out = os.fdopen(fd, "wb", buffering=0)
-                    out.write(body)
-                try:
-                    while n < size:
-                        # An SSL read returns one record at most: gather 256 KiB a write.
-                        k = t.recv_into(mv[held:held + (256 << 10)] if out else buf)
-                        if not k:
-                            break
-                        n += k
-                        if out:
-                            held += k
-                            if held >= 256 << 10:
-                                out.write(mv[:held])
-                                held = 0
-                    if out and held:
-                        out.write(mv[:held])
-                finally:
-                    if out:
-                        out.close()
-                        cleanup.append(kept)
+                while n < size:
+                    # An SSL read returns one record at most: gather WRITE bytes a write.
+                    k = t.recv_into(mv[held:held + WRITE])
+                    if not k:
+                        break
+                    n += k
+                    held += k
+                    if held >= WRITE or n >= size:
+                        if out_fd is not None:
+                            write_all(out_fd, mv[:held])
+                        held = 0
                 t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
             t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size)
@@ -208,7 +206,6 @@ def tls_once(path, cert, key, upload=False, keep_in=None):
                         break
                     t.sendall(mv[:n])
 
-    cleanup = []
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(1)
@@ -224,8 +221,6 @@ def tls_once(path, cert, key, upload=False, keep_in=None):
     finally:
         th.join(MAX_SECONDS)
         ls.close()
-        for f in cleanup:
-            os.unlink(f)
     got, speed = out.stdout.split()
     if int(got) != size:
         raise RuntimeError("curl moved %s bytes of %d: %s" % (got, size, out.stderr.strip()[:200]))
@@ -270,11 +265,14 @@ def main():
     stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
     tls, tls_up, tls_file = [], [], []
     for _ in range(a.repeat):
-        for upload, keep_in, out in ((False, None, tls), (True, None, tls_up), (True, tmp, tls_file)):
+        for out, measure in ((tls, lambda: tls_once(a.file, a.cert, a.key)),
+                             (tls_up, lambda: tls_once(a.file, a.cert, a.key, upload=True)),
+                             (tls_file, lambda: into_temp_file(tmp, lambda fd: tls_once(
+                                 a.file, a.cert, a.key, upload=True, out_fd=fd)))):
             with open(a.file, "rb") as f:  # back into the page cache if it was evicted
                 while f.read(8 << 20):
                     pass
-            out.append(tls_once(a.file, a.cert, a.key, upload, keep_in))
+            out.append(measure())
     list_ms = list_floor(a.entries, tmp)
     rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "bytes": os.path.getsize(a.file),

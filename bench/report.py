@@ -172,6 +172,19 @@ def spread(rec, metric):
     return " (%s-%s)" % (fmt(st["min"]), fmt(st["max"]))
 
 
+def share(ours, bound, what, beyond, met, goal):
+    """"; N% of WHAT" for ferroftpd's median against a measured bound (min, median, max),
+    and why a goal not met is out of reach: above the bound's median. A server above the
+    bound's best was measured in a faster moment (the VM's page cache and CPU drift over
+    minutes), so then the bound bounds nothing and the text says so."""
+    s = "; %.0f%% of %s" % (100 * ours / bound["median"], what)
+    if ours > bound["max"]:
+        s += ": above its best, measured at another moment, no bound"
+    elif met == "no" and goal and bound["median"] < goal:
+        s += ": the goal, %s, is beyond %s" % (fmt(goal), beyond)
+    return s
+
+
 def floor_of(floors, key):
     st = (floors or {}).get(key) or {}
     return st if st.get("n") else None
@@ -340,11 +353,12 @@ def goal_table(by, limits, floors):
         if kind == "ratio":
             goal_s = (">= %.1fx" % value) if higher else ("<= %.1fx the time" % (1 / value))
             met = "-" if ratio is None else ("yes" if ratio >= value else "no")
+            goal = value * best[0] if best and higher else None   # the figure the goal asks for
             cap = client_ceiling(by, sc, tls, metric) if higher else None
-            if met == "no" and best and cap and cap < value * best[0]:
+            if met == "no" and goal and cap and cap < goal:
                 ratio_s += "; the client alone caps it at %s (its least CPU per unit in this run, %s core%s): the goal, %s, is beyond this client" % (
                     fmt(cap), "1" if sc in ONE_CORE else os.cpu_count(), "" if sc in ONE_CORE else "s",
-                    fmt(value * best[0]))
+                    fmt(goal))
             if sc == "retr-big" and tls == "none":
                 vs, _ = median(by, "vsftpd", sc, tls, metric)
                 lo = (limits or {}).get("loopback_tcp_iperf3_1stream", {}).get("median")
@@ -366,34 +380,23 @@ def goal_table(by, limits, floors):
             if sc == "retr-big" and tls == "explicit":
                 fl = floor_of(floors, "retr_tls_curl_MB_per_s")
                 if fl and ours:
-                    ratio_s += "; %.0f%% of curl's TLS floor (%s)" % (100 * ours / fl["median"], fmt(fl["median"]))
-                    if met == "no" and best and fl["median"] < value * best[0]:
-                        ratio_s += ": the goal, %s, is beyond curl here" % fmt(value * best[0])
+                    ratio_s += share(ours, fl, "curl's TLS floor (%s)" % fmt(fl["median"]), "curl here", met, goal)
             if sc in ("stor-big", "stor-big-rounds") and tls == "explicit":
                 fl = floor_of(floors, "stor_tls_curl_MB_per_s")
                 if fl and ours:
-                    ratio_s += "; %.0f%% of curl's TLS upload floor (%s)" % (100 * ours / fl["median"],
-                                                                         fmt(fl["median"]))
-                    if met == "no" and best and fl["median"] < value * best[0]:
-                        ratio_s += ": the goal, %s, is beyond curl here" % fmt(value * best[0])
+                    ratio_s += share(ours, fl, "curl's TLS upload floor (%s)" % fmt(fl["median"]), "curl here",
+                                     met, goal)
                 # The same receiver writing a file: what a server that keeps the upload can reach.
                 ff = floor_of(floors, "stor_tls_curl_file_MB_per_s")
                 if ff and ours:
-                    ratio_s += "; %.0f%% of it into a file (%s, %s-%s)" % (
-                        100 * ours / ff["median"], fmt(ff["median"]), fmt(ff["min"]), fmt(ff["max"]))
-                    # The page cache's speed drifts over minutes: a server above the
-                    # floor's best was measured in a faster moment, and nothing is bounded.
-                    if ours > ff["max"]:
-                        ratio_s += ": above its best, another moment's page cache, no bound"
-                    elif met == "no" and best and ff["median"] < value * best[0]:
-                        ratio_s += ": the goal, %s, is beyond that" % fmt(value * best[0])
+                    ratio_s += share(ours, ff, "it into a file (%s, %s-%s)" % (
+                        fmt(ff["median"]), fmt(ff["min"]), fmt(ff["max"])), "that", met, goal)
             if sc == "retr-big-native" and tls == "explicit":
                 # The native client costs little: loopback TCP itself, unencrypted, bounds it.
-                lo = (limits or {}).get("loopback_tcp_iperf3_1stream", {}).get("median")
+                lo = (limits or {}).get("loopback_tcp_iperf3_1stream")
                 if lo and ours:
-                    ratio_s += "; %.0f%% of loopback iperf3 (%s, no TLS)" % (100 * ours / lo, fmt(lo))
-                    if met == "no" and best and lo < value * best[0]:
-                        ratio_s += ": the goal, %s, is beyond loopback itself" % fmt(value * best[0])
+                    ratio_s += share(ours, lo, "loopback iperf3 (%s, no TLS)" % fmt(lo["median"]),
+                                     "loopback itself", met, goal)
             if sc.startswith("stor-big") and tls == "none":
                 fl = floor_of(floors, "stor_bare_MB_per_s")
                 if fl:

@@ -45,6 +45,12 @@ GOALS = [
      True, "ratio", 1.2),
     ("STOR 1 GiB, explicit TLS, servers in turn round by round (MB/s)", "stor-big-rounds", "explicit",
      "MB_per_s", True, "ratio", 1.5),
+    # The same rounds with the native client (bench/ftpload.rs), the bare server among the
+    # servers (label "floor": an upload's least work, splice into the file).
+    ("STOR 1 GiB, plain, servers in turn round by round, native client (MB/s)", "stor-big-native-rounds",
+     "none", "MB_per_s", True, "ratio", 1.2),
+    ("STOR 1 GiB, explicit TLS, servers in turn round by round, native client (MB/s)",
+     "stor-big-native-rounds", "explicit", "MB_per_s", True, "ratio", 1.5),
     # The same transfers with a second client (bench/bulk_py.py): curl limits its own TLS
     # download figure here, so these show the servers with the client out of the way.
     ("RETR 1 GiB, plain, Python client (MB/s)", "retr-big-py", "none", "MB_per_s", True, "ratio", 1.0),
@@ -193,7 +199,7 @@ def floor_of(floors, key):
 # How many cores each scenario's client can use at most: curl, bench/bulk_py.py and
 # ftpload --bulk are one thread; the small-files clients' threads or processes, every core.
 ONE_CORE = {"retr-big", "stor-big", "retr-big-py", "stor-big-py", "stor-big-rounds", "retr-big-native",
-            "stor-big-native"}
+            "stor-big-native", "stor-big-native-rounds"}
 
 
 def client_ceiling(by, sc, tls, metric):
@@ -266,18 +272,21 @@ def server_notes(by, peers, sc, tls, per_file):
 
 
 def floor_note(by, sc, tls, metric, best, value, ours):
-    """For the small-files rows: the bare server's figures (bench/smallfloor.rs) with the
-    row's client. Below the goal, no server reaches the goal with this client here; but
-    a bare server slower than a real server measured its moment, not a bound (run alone,
-    it comes after the servers, with their sockets in TIME_WAIT and their files deleted;
-    in the rounds, bench/small_rounds.py, it takes its turn among them)."""
+    """For the small-files rows and the STOR rounds: the bare server's figures
+    (bench/smallfloor.rs) with the row's client. Below the goal, no server reaches the goal
+    with this client here; but a bare server slower than a real server measured its
+    moment, not a bound (run alone, it comes after the servers, with their sockets in
+    TIME_WAIT and their files deleted; in the rounds, bench/small_rounds.py and
+    bench/stor_rounds.py, it takes its turn among them)."""
     floor, frec = median(by, FLOOR, sc, tls, metric)
     if floor is None:
         failed = frec and not frec.get("ok")
         return ["bare server failed: %s" % (frec.get("error") or "?")[:80]] if failed else []
-    cost = server_cost(frec, True)
-    note = "bare server (bench/smallfloor.rs), same client: %s files/s%s at %s ms a file" % (
-        fmt(floor), spread(frec, metric), "-" if cost is None else "%.3f" % cost)
+    per_file = metric == "files_per_s"
+    cost = server_cost(frec, per_file)
+    note = "bare server (bench/smallfloor.rs), same client: %s %s%s at %s" % (
+        fmt(floor), "files/s" if per_file else "MB/s", spread(frec, metric),
+        "-" if cost is None else ("%.3f ms a file" % cost if per_file else "%.2f s of CPU a GiB" % cost))
     fastest = max(ours or 0, best[0] if best else 0)
     if floor < fastest and sc.endswith("-rounds"):
         # In turn with the servers, through the same moments: doing less gained nothing,
@@ -403,10 +412,10 @@ def goal_table(by, limits, floors):
                     ratio_s += "; bare upload %s (%s-%s)" % (fmt(fl["median"]), fmt(fl["min"]), fmt(fl["max"]))
             ratio_s += steal_note(by, sc, tls, best)
             notes = []
-            small_rounds = sc.startswith("small-files") and sc.endswith("-rounds")
-            if sc.endswith("-big-native") or sc.startswith("small-files-native") or small_rounds:
+            rounds = sc.endswith("-rounds")
+            if sc.endswith("-big-native") or sc.startswith("small-files-native") or rounds:
                 notes = server_notes(by, peers, sc, tls, sc.startswith("small-files"))
-            if sc.startswith("small-files"):
+            if sc.startswith("small-files") or (sc.startswith("stor-big") and rounds):
                 notes += floor_note(by, sc, tls, metric, best, value, ours)
             ratio_s += "".join("; " + n for n in notes)
             if sc == "list-big" and floors and floors.get("list_stat_s"):

@@ -12,7 +12,8 @@
 # Then, with small-files, bench/smallfloor.rs (the least a server does per small file) with
 # each small-files client, plain and TLS; then every server at once (the bare server too,
 # unless BENCH_FLOOR=0), taking turns round by round: small files with each small-files
-# client (bench/small_rounds.py: why), and with stor-big, STOR (bench/stor_rounds.py: why).
+# client (bench/small_rounds.py: why), and with stor-big, STOR of 1 GiB with curl and the
+# native client, the bare server among the servers as the uploads' floor (bench/stor_rounds.py).
 # Every server is stopped by its PID (the peer scripts' stop), however the run ends.
 #
 # Environment (all optional):
@@ -25,9 +26,9 @@
 #               in the rounds too)
 #   BENCH_NATIVE=1 (0: skip the native client, bench/ftpload.rs: the 1 GiB transfers
 #                   (bench/bulk_native.py) and small files (bench/small_native.py, and in
-#                   the rounds); needs `cargo build --release --examples`)
-#   BENCH_FLOOR=1 (0: skip the bare small-files server, bench/smallfloor.rs, alone and in
-#                  the rounds, measured with every small-files client; needs
+#                   the rounds, STOR's too); needs `cargo build --release --examples`)
+#   BENCH_FLOOR=1 (0: skip the bare server, bench/smallfloor.rs, alone and in the rounds,
+#                  measured with every small-files client, and in the STOR rounds; needs
 #                  `cargo build --release --examples`)
 #   BENCH_ROUNDS=5 (rounds with the servers interleaved, 0: skip: small files with every
 #                   small-files client, bench/small_rounds.py; STOR, bench/stor_rounds.py)
@@ -242,12 +243,16 @@ if has small-files && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
 fi
 if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
     echo "=== STOR rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+    names="$SERVERS" clients="curl"
+    [ "${BENCH_FLOOR:-1}" = 0 ] || names="$names floor"
+    [ "${BENCH_NATIVE:-1}" = 0 ] || clients="$clients,native"
     # shellcheck disable=SC2086
-    start_all $SERVERS
+    start_all $names
     for tls in $TLS_MODES; do
         [ -n "$specs" ] || break
-        bounded 1800 "$PY" "$REPO/bench/stor_rounds.py" --servers "${specs#,}" --tls "$tls" \
-            --cafile "$BENCH/peers/tmp/cert.pem" --rounds "${BENCH_ROUNDS:-5}" --out "$OUT" 2>>"$LOG"
+        bounded 2700 "$PY" "$REPO/bench/stor_rounds.py" --servers "${specs#,}" --tls "$tls" \
+            --cafile "$BENCH/peers/tmp/cert.pem" --rounds "${BENCH_ROUNDS:-5}" --clients "$clients" \
+            --out "$OUT" 2>>"$LOG"
     done
     stop_all
 fi

@@ -7,7 +7,12 @@
 //! next port of a range, as the servers measured have one), the command, 150, accept, the
 //! bytes (read and write for STOR, sendfile for RETR), close, 226. No login check, no path
 //! confinement, no permissions, quotas, timeouts, logs or ABOR: nothing a real server may
-//! leave out. With `--cert` and `--key` it also takes explicit TLS (AUTH TLS, PBSZ, PROT P)
+//! leave out.
+//!
+//! It is the 1 GiB upload's floor too (bench/stor_rounds.py runs it among the servers): the
+//! bytes of a plain upload past its first 64 KiB go by splice(2) into the file, ferroftpd's
+//! own `splice::Pipe` (one copy, the kernel's, into the page cache); a TLS upload is
+//! written 256 KiB a write. For those clients it also answers CWD, PWD, EPSV and SIZE. With `--cert` and `--key` it also takes explicit TLS (AUTH TLS, PBSZ, PROT P)
 //! with ferroftpd's own TLS configuration and handshake (`ferroftpd::tls`): data
 //! connections resume the control connection's session, and close with close_notify.
 //!
@@ -39,6 +44,10 @@ use std::time::{Duration, Instant};
 /// Control connections' reads are bounded, and TLS data connections'; accept is not (the
 /// caller stops the server by its PID when the run ends).
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// ferroftpd's figures (src/data/transfer.rs): a plain upload goes on by splice once this
+/// much has come, and a TLS upload is written this much a write.
+const SPLICE_AFTER: usize = 64 << 10;
+const WRITE: usize = 256 << 10;
 
 fn main() {
     let mut port = None;
@@ -170,6 +179,8 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
     lines.get_mut().write_all(b"220 floor\r\n")?;
     let mut pasv: Option<TcpListener> = None;
     let (mut prot_p, mut secure) = (false, false);
+    // Under the root, unchecked (curl changes into the upload's folder first).
+    let mut cwd = PathBuf::new();
     let mut line = String::new();
     loop {
         line.clear();
@@ -178,7 +189,10 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
         }
         let line = line.trim_end();
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
-        let path = root.join(arg.trim_start_matches('/'));
+        let path = match arg.strip_prefix('/') {
+            Some(abs) => root.join(abs),
+            None => root.join(&cwd).join(arg),
+        };
         // Commands the client sent behind this one, already read.
         let pending = !lines.buffer().is_empty();
         let out = lines.get_mut();
@@ -208,6 +222,18 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
             "USER" => out.write_all(b"331 any password\r\n")?,
             "PASS" => out.write_all(b"230 in\r\n")?,
             "TYPE" => out.write_all(b"200 ok\r\n")?,
+            "PWD" => out.write_all(b"257 \"/\"\r\n")?,
+            "CWD" => {
+                cwd = path
+                    .strip_prefix(root)
+                    .unwrap_or(Path::new(""))
+                    .to_path_buf();
+                out.write_all(b"250 ok\r\n")?;
+            }
+            "SIZE" => match std::fs::metadata(&path) {
+                Ok(m) => out.write_all(format!("213 {}\r\n", m.len()).as_bytes())?,
+                Err(_) => out.write_all(b"550 no\r\n")?,
+            },
             "MKD" => {
                 let _ = std::fs::create_dir(&path);
                 out.write_all(b"257 made\r\n")?;
@@ -217,14 +243,18 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
                 out.write_all(b"250 gone\r\n")?;
             }
             "QUIT" => return out.write_all(b"221 bye\r\n"),
-            "PASV" => {
+            "PASV" | "EPSV" => {
                 let Ok(l) = ports.listen() else {
                     out.write_all(b"425 no passive port\r\n")?;
                     continue;
                 };
                 let p = l.local_addr()?.port();
                 pasv = Some(l);
-                let reply = format!("227 passive (127,0,0,1,{},{})\r\n", p >> 8, p & 255);
+                let reply = if verb == "PASV" {
+                    format!("227 passive (127,0,0,1,{},{})\r\n", p >> 8, p & 255)
+                } else {
+                    format!("229 passive (|||{p}|)\r\n")
+                };
                 out.write_all(reply.as_bytes())?;
             }
             "STOR" | "RETR" => {
@@ -279,23 +309,60 @@ fn transfer(l: TcpListener, stor: bool, file: File, tls: Option<&Tls>) -> io::Re
     }
 }
 
-fn receive(mut data: impl Read, mut file: File) -> io::Result<()> {
+/// A plain upload: copied until SPLICE_AFTER bytes came, then spliced from the socket
+/// into the file through a pipe (where the system has splice), as ferroftpd does.
+fn receive(mut data: TcpStream, mut file: File) -> io::Result<()> {
     let mut buf = [0u8; 32 << 10];
-    loop {
+    let mut moved = 0;
+    while moved < SPLICE_AFTER {
         let n = data.read(&mut buf)?;
         if n == 0 {
             return Ok(());
         }
         file.write_all(&buf[..n])?;
+        moved += n;
+    }
+    let Some(pipe) = ferroftpd::data::splice::Pipe::new(&file) else {
+        return io::copy(&mut data, &mut file).map(|_| ());
+    };
+    loop {
+        match pipe.fill(&data, pipe.size())? {
+            0 => return Ok(()),
+            n => pipe.drain(&file, n)?,
+        }
     }
 }
 
-/// Up to the client's close_notify, then ours. A TCP close without close_notify is an
-/// error (rustls: UnexpectedEof): the upload may be cut, and the reply says it failed.
-fn receive_tls(mut data: StreamOwned<ServerConnection, TcpStream>, file: File) -> io::Result<()> {
-    receive(&mut data, file)?;
-    data.conn.send_close_notify();
-    data.flush()
+/// Up to the client's close_notify, then ours; up to WRITE bytes gathered a write (the
+/// buffer grows from 32 KiB while reads fill it, so a small file costs no large one). A TCP
+/// close without close_notify ends the upload too, as in ferroftpd (many clients send none).
+fn receive_tls(
+    mut data: StreamOwned<ServerConnection, TcpStream>,
+    mut file: File,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        let mut held = 0;
+        let mut end = false;
+        while held < buf.len() && !end {
+            match data.read(&mut buf[held..]) {
+                Ok(0) => end = true,
+                Ok(n) => held += n,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return file.write_all(&buf[..held]);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        file.write_all(&buf[..held])?;
+        if end {
+            data.conn.send_close_notify();
+            return data.flush();
+        }
+        if buf.len() < WRITE {
+            buf.resize(buf.len() * 2, 0);
+        }
+    }
 }
 
 /// The file, then our close_notify. Closing does not wait for the client's: as ferroftpd,

@@ -13,12 +13,20 @@ uploads spread 445-1565 MB/s in one run. Interleaving puts every server through 
 moments. One untimed upload goes first. The figures go beside the harness's (scenario
 `stor-big-rounds`), never instead of them.
 
+With `--clients curl,native` the native client (bench/ftpload.rs --bulk stor, 1 MiB
+writes of bytes it makes, no file read) takes its turns too, each round going through
+every (server, client) pair (scenario `stor-big-native-rounds`): curl's own CPU limits
+its TLS uploads here, and the native client's show the servers. run.sh puts the bare
+server (bench/smallfloor.rs, label "floor": splice for plain uploads, 256 KiB writes over
+TLS, nothing else) among the servers, so every row has the least an FTP server does for
+the same bytes in the same moments.
+
 The client is the harness's own curl command; its source file is copied into /dev/shm
 when there is room (the harness's copy on disk is paged out between runs, which would time
 the disk as well), else the harness's file is used.
 
 usage: stor_rounds.py --servers LABEL:PORT:PID[,...] --tls none|explicit --cafile CERT
-                      --rounds N --out FILE [--remote-dir /ftpbench]
+                      --rounds N --out FILE [--remote-dir /ftpbench] [--clients curl,native]
 Standard library only, plus the shared harness's ftpbench.py (curl command, CPU meter).
 """
 import os
@@ -27,7 +35,7 @@ import signal
 import sys
 import time
 
-from benchclient import connect, ftpbench, options, parse_servers, record
+from benchclient import FTPLOAD, connect, ftpbench, options, parse_servers, record, run_ftpload
 
 # Every upload is bounded: curl's --max-time.
 MAX_SECONDS = 120
@@ -72,14 +80,35 @@ def upload(a, port, pid, src, path):
     return r["speed_upload"] / 1e6, dict(m.as_dict(), time_total=r["time_total"])
 
 
+def upload_native(a, port, pid, size, path):
+    """One timed upload of `size` bytes by the native client, which deletes the file after
+    (outside the timed part); the figures, or raises."""
+    a.port, a.pid = port, pid
+    run, error = run_ftpload(a, ["--bulk", "stor", "--path", path, "--bytes", str(size), "--delete"])
+    if error:
+        raise RuntimeError(error)
+    n = run.pop("result")["bytes"]
+    if n != size:
+        raise RuntimeError("moved %d bytes of %d" % (n, size))
+    return n / run["wall_s"] / 1e6, run
+
+
+SCENARIO = {"curl": "stor-big-rounds", "native": "stor-big-native-rounds"}
+
+
 def main():
     ap = options(__doc__, one_server=False)
     ap.add_argument("--servers", required=True, help="LABEL:PORT:PID, comma separated")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--big-mib", type=int, default=1024)
+    ap.add_argument("--clients", default="curl", help="curl, native or both, comma separated")
+    ap.add_argument("--ftpload", default=FTPLOAD)
     a = ap.parse_args()
     if not a.servers:
         sys.exit("stor_rounds: no servers")
+    clients = [c for c in a.clients.split(",") if c]
+    if not clients or any(c not in SCENARIO for c in clients):
+        sys.exit("stor_rounds: --clients takes curl and native")
     # run.sh's timeout ends this with SIGTERM: unwind, so the tmpfs copy is removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # What the harness's curl helpers read from its own options.
@@ -101,7 +130,9 @@ def main():
     src, made = source(a)
     size = os.path.getsize(src)
     path = a.remote_dir.rstrip("/") + "/rounds-up.bin"
-    got = {label: ([], [], None) for label, _, _ in servers}
+    # Every (server, client) pair takes one turn a round, from a different pair each round.
+    pairs = [(label, port, pid, c) for c in clients for label, port, pid in servers]
+    got = {(label, c): ([], [], None) for label, _, _, c in pairs}
     try:
         # One upload first, not timed: the first after the copy above would pay for the
         # memory the copy took (whichever server came first).
@@ -110,15 +141,18 @@ def main():
         except Exception:  # noqa: BLE001 - that server's timed uploads will say
             pass
         for rnd in range(a.rounds):
-            k = rnd % len(servers)
-            for pos, (label, port, pid) in enumerate(servers[k:] + servers[:k]):
-                rates, runs, error = got[label]
+            k = rnd % len(pairs)
+            for pos, (label, port, pid, c) in enumerate(pairs[k:] + pairs[:k]):
+                rates, runs, error = got[(label, c)]
                 if error:
                     continue
                 try:
-                    rate, run = upload(a, port, pid, src, path)
+                    if c == "curl":
+                        rate, run = upload(a, port, pid, src, path)
+                    else:
+                        rate, run = upload_native(a, port, pid, size, path)
                 except Exception as e:  # noqa: BLE001 - a failed server is recorded, not fatal
-                    got[label] = (rates, runs, repr(e)[:300])
+                    got[(label, c)] = (rates, runs, repr(e)[:300])
                     continue
                 rates.append(rate)
                 runs.append(dict(run, round=rnd + 1, position=pos + 1,
@@ -126,12 +160,12 @@ def main():
     finally:
         if made:
             os.unlink(made)
-    for label, _, _ in servers:
-        rates, runs, error = got[label]
+    for label, _, _, c in pairs:
+        rates, runs, error = got[(label, c)]
         a.label = label
-        record(a, "stor-big-rounds", "MB_per_s", rates, runs, error, bytes=size,
-               client="curl -T, servers interleaved round by round from %s" %
-               ("tmpfs" if made else "the harness's file"))
+        how = ("curl -T, servers interleaved round by round from %s" % ("tmpfs" if made else "the harness's file")
+               if c == "curl" else "bench/ftpload.rs --bulk stor, servers interleaved round by round")
+        record(a, SCENARIO[c], "MB_per_s", rates, runs, error, bytes=size, client=how)
 
 
 if __name__ == "__main__":

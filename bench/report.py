@@ -26,8 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.environ.get("SHARED") or os.path.join(HERE, "..", "..", "shared")
 SHARED_REPORT = os.path.join(SHARED, "bench", "report.py")
 OURS = "ferroftpd"
-# Not a server anyone runs: bench/smallfloor.rs, the least a server does per small file,
-# measured with every small-files client (bench/run.sh).
+# Not a server anyone runs: bench/smallfloor.rs, the least a server does per small file
+# and per upload, measured with every small-files client and in the STOR rounds
+# (bench/run.sh).
 FLOOR = "floor"
 
 # (title, scenario, tls, metric, higher_is_better, goal kind, goal value)
@@ -45,8 +46,9 @@ GOALS = [
      True, "ratio", 1.2),
     ("STOR 1 GiB, explicit TLS, servers in turn round by round (MB/s)", "stor-big-rounds", "explicit",
      "MB_per_s", True, "ratio", 1.5),
-    # The same rounds with the native client (bench/ftpload.rs), the bare server among the
-    # servers (label "floor": an upload's least work, splice into the file).
+    # The same rounds with the native client (bench/ftpload.rs). In both, the bare server
+    # takes its turns (label "floor": an upload's least work, plain by splice into the
+    # file, TLS 256 KiB a write).
     ("STOR 1 GiB, plain, servers in turn round by round, native client (MB/s)", "stor-big-native-rounds",
      "none", "MB_per_s", True, "ratio", 1.2),
     ("STOR 1 GiB, explicit TLS, servers in turn round by round, native client (MB/s)",

@@ -9,12 +9,15 @@
 //! confinement, no permissions, quotas, timeouts, logs or ABOR: nothing a real server may
 //! leave out.
 //!
+//! With `--cert` and `--key` it also takes explicit TLS (AUTH TLS, PBSZ, PROT P) with
+//! ferroftpd's own TLS configuration and handshake (`ferroftpd::tls`): data connections
+//! resume the control connection's session, and close with close_notify.
+//!
 //! It is the 1 GiB upload's floor too (bench/stor_rounds.py runs it among the servers): the
-//! bytes of a plain upload past its first 64 KiB go by splice(2) into the file, ferroftpd's
-//! own `splice::Pipe` (one copy, the kernel's, into the page cache); a TLS upload is
-//! written 256 KiB a write. For those clients it also answers CWD, PWD, EPSV and SIZE. With `--cert` and `--key` it also takes explicit TLS (AUTH TLS, PBSZ, PROT P)
-//! with ferroftpd's own TLS configuration and handshake (`ferroftpd::tls`): data
-//! connections resume the control connection's session, and close with close_notify.
+//! bytes of a plain upload past its first 64 KiB go by splice(2) into the file, through
+//! ferroftpd's own `splice::Pipe` (one copy, the kernel's, into the page cache); a TLS
+//! upload is written 256 KiB a write. For curl and those rounds' checks it also answers
+//! CWD, PWD, EPSV and SIZE.
 //!
 //! `bench/peers/floor.sh` starts it like a peer server, and `make bench` runs the
 //! small-files clients against it (bench/run.sh): the harness's threads (ftpbench.py), a
@@ -189,9 +192,10 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
         }
         let line = line.trim_end();
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
-        let path = match arg.strip_prefix('/') {
-            Some(abs) => root.join(abs),
-            None => root.join(&cwd).join(arg),
+        let path = if arg.starts_with('/') {
+            root.join(arg.trim_start_matches('/'))
+        } else {
+            root.join(&cwd).join(arg)
         };
         // Commands the client sent behind this one, already read.
         let pending = !lines.buffer().is_empty();
@@ -222,7 +226,7 @@ fn session(ctl: TcpStream, root: &Path, ports: &Ports, tls: Option<&Tls>) -> io:
             "USER" => out.write_all(b"331 any password\r\n")?,
             "PASS" => out.write_all(b"230 in\r\n")?,
             "TYPE" => out.write_all(b"200 ok\r\n")?,
-            "PWD" => out.write_all(b"257 \"/\"\r\n")?,
+            "PWD" => out.write_all(format!("257 \"/{}\"\r\n", cwd.display()).as_bytes())?,
             "CWD" => {
                 cwd = path
                     .strip_prefix(root)
@@ -310,7 +314,9 @@ fn transfer(l: TcpListener, stor: bool, file: File, tls: Option<&Tls>) -> io::Re
 }
 
 /// A plain upload: copied until SPLICE_AFTER bytes came, then spliced from the socket
-/// into the file through a pipe (where the system has splice), as ferroftpd does.
+/// into the file through a pipe, as ferroftpd does. Where splice cannot go on (no pipe, a
+/// refusal, or 0: the end, or TCP urgent data, which splice stops at and a read skips),
+/// the rest is copied.
 fn receive(mut data: TcpStream, mut file: File) -> io::Result<()> {
     let mut buf = [0u8; 32 << 10];
     let mut moved = 0;
@@ -326,11 +332,24 @@ fn receive(mut data: TcpStream, mut file: File) -> io::Result<()> {
         return io::copy(&mut data, &mut file).map(|_| ());
     };
     loop {
-        match pipe.fill(&data, pipe.size())? {
-            0 => return Ok(()),
-            n => pipe.drain(&file, n)?,
+        let n = match pipe.fill(&data, pipe.size()) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => break,
+            Err(e) => return Err(e),
+        };
+        match pipe.drain(&file, n) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                let mut held = Vec::new();
+                pipe.read_out(&mut held, n)?;
+                file.write_all(&held)?;
+                break;
+            }
+            Err(e) => return Err(e),
         }
     }
+    io::copy(&mut data, &mut file).map(|_| ())
 }
 
 /// Up to the client's close_notify, then ours; up to WRITE bytes gathered a write (the

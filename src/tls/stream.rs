@@ -13,12 +13,14 @@
 //! the medians of 32 KiB and 16 KiB were below 48's for each client, and four records
 //! shrunk to fit one segment (rustls' `max_fragment_size`) did no better than three.
 //! Earlier (2026-12-03) a record a write had cost the server 0.78-1.01 s of CPU a GiB
-//! against 0.54-0.70 for 64 KiB, and 256 KiB lost the overlap. The socket is read in
-//! large slices ([`TcpSock`]) because rustls asks for at most 4 KiB a read (a syscall
-//! every 4 KiB of an upload otherwise). Control connections keep the defaults and no
-//! buffer, so an idle session holds nothing extra.
+//! against 0.54-0.70 for 64 KiB, and 256 KiB lost the overlap. Uploads: rustls reads the
+//! socket itself, into its own record buffer (about a record a read while data streams),
+//! and [`Stream::read_more_into`] gathers what has come into one file write. A read-ahead
+//! of up to 256 KiB, which rustls then copied from, cost a copy of every byte and left
+//! the server idle more often: 1 GiB uploads over TLS with the native client, 12 rounds
+//! in turn (2026-12-04), 1383 against 1645 MB/s, 0.705 against 0.620 s of CPU a GiB,
+//! 65,678 reads a GiB without it. Control and data connections hold no buffer of ours.
 
-use rustix::buffer::spare_capacity;
 use rustix::net::RecvFlags;
 use rustls::{ServerConnection, StreamOwned};
 use std::io::{self, BufRead, IoSlice, Read, Write};
@@ -32,10 +34,6 @@ const TLS_WRITE: usize = 48 << 10;
 // 1.2's AES-GCM; TLS 1.3 adds 17) fit one loopback segment: MTU 65,536 less the IP and TCP
 // headers with timestamps.
 const _: () = assert!(TLS_WRITE / 16384 * (16384 + 5 + 24) <= 65_483);
-/// The read buffer of a TLS data connection starts at this and doubles, up to
-/// [`READ_BUF_MAX`], while reads fill it (small files never grow it).
-const READ_BUF_MIN: usize = 32 << 10;
-const READ_BUF_MAX: usize = 256 << 10;
 
 /// The socket is shared (`Arc`) rather than duplicated where a second owner needs it (the
 /// graceful stop holds each control socket): one file descriptor per connection.
@@ -44,85 +42,32 @@ pub enum Stream {
     Tls(Box<StreamOwned<ServerConnection, TcpSock>>),
 }
 
-/// The TCP socket under TLS. On data connections it reads ahead in large slices and hands
-/// rustls the bytes from memory; on control connections it passes reads straight through.
+/// The TCP socket under TLS: reads go straight to the socket (rustls sizes them).
 pub struct TcpSock {
     tcp: Arc<TcpStream>,
-    /// Read-ahead (data connections only): `buf[pos..]` is unread.
-    ahead: Option<ReadAhead>,
     /// Reads return WouldBlock rather than wait (recv with MSG_DONTWAIT), for
-    /// [`Stream::read_now`]: one syscall, not two FIONBIO around the read.
+    /// [`Stream::read_now`] and [`Stream::read_more_into`]: one syscall, not two FIONBIO
+    /// around the read.
     dont_wait: bool,
 }
 
-struct ReadAhead {
-    /// Its length is what the last read got; its capacity the size of the next read.
-    buf: Vec<u8>,
-    pos: usize,
-}
-
 impl TcpSock {
-    /// Whether bytes read ahead from the socket are still unread (always false on control
-    /// connections, which read nothing ahead).
-    fn has_ahead(&self) -> bool {
-        self.ahead.as_ref().is_some_and(|a| a.pos < a.buf.len())
-    }
-
-    /// Reads pass straight to the socket (control connections).
-    pub fn direct(tcp: Arc<TcpStream>) -> TcpSock {
+    pub fn new(tcp: Arc<TcpStream>) -> TcpSock {
         TcpSock {
             tcp,
-            ahead: None,
             dont_wait: false,
-        }
-    }
-
-    /// Reads come from a read-ahead buffer (bulk data).
-    pub fn read_ahead(tcp: Arc<TcpStream>) -> TcpSock {
-        TcpSock {
-            tcp,
-            ahead: Some(ReadAhead {
-                buf: Vec::new(),
-                pos: 0,
-            }),
-            dont_wait: false,
-        }
-    }
-
-    fn recv_flags(&self) -> RecvFlags {
-        if self.dont_wait {
-            RecvFlags::DONTWAIT
-        } else {
-            RecvFlags::empty()
         }
     }
 }
 
 impl Read for TcpSock {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let flags = self.recv_flags();
-        let Some(a) = self.ahead.as_mut() else {
-            let (n, _) = rustix::net::recv(&*self.tcp, out, flags)?;
-            return Ok(n);
+        let flags = if self.dont_wait {
+            RecvFlags::DONTWAIT
+        } else {
+            RecvFlags::empty()
         };
-        if a.pos == a.buf.len() {
-            let cap = a.buf.capacity();
-            if cap == 0 {
-                a.buf = Vec::with_capacity(READ_BUF_MIN);
-            } else if a.buf.len() == cap && cap < READ_BUF_MAX {
-                // The last read filled the buffer: the peer sends faster than we read.
-                a.buf = Vec::with_capacity(cap * 2);
-            }
-            a.buf.clear();
-            a.pos = 0;
-            // Into the spare capacity: a new buffer is not zeroed first (32 KiB a data
-            // connection, most of a small file's memset).
-            rustix::net::recv(&*self.tcp, spare_capacity(&mut a.buf), flags)?;
-        }
-        let n = out.len().min(a.buf.len() - a.pos);
-        out[..n].copy_from_slice(&a.buf[a.pos..a.pos + n]);
-        a.pos += n;
-        Ok(n)
+        Ok(rustix::net::recv(&*self.tcp, out, flags)?.0)
     }
 }
 
@@ -147,15 +92,15 @@ impl Stream {
         Stream::Plain(Arc::new(tcp))
     }
 
-    /// TLS on a control connection: defaults, no read-ahead. Reads the ClientHello and
-    /// starts the server side ([`super::accept`]); [`Stream::handshake`] finishes it.
+    /// TLS on a control connection: defaults. Reads the ClientHello and starts the server
+    /// side ([`super::accept`]); [`Stream::handshake`] finishes it.
     pub fn tls_control(
         choice: &super::Choice,
         token: &[u8],
         tcp: Arc<TcpStream>,
         deadline: Instant,
     ) -> io::Result<Stream> {
-        Stream::accept(choice, token, TcpSock::direct(tcp), deadline)
+        Stream::accept(choice, token, TcpSock::new(tcp), deadline)
     }
 
     /// TLS on a data connection, tuned for bulk transfers (see the module doc); as above.
@@ -165,7 +110,7 @@ impl Stream {
         tcp: TcpStream,
         deadline: Instant,
     ) -> io::Result<Stream> {
-        Stream::accept(choice, token, TcpSock::read_ahead(Arc::new(tcp)), deadline)
+        Stream::accept(choice, token, TcpSock::new(Arc::new(tcp)), deadline)
     }
 
     fn accept(
@@ -180,7 +125,7 @@ impl Stream {
 
     /// Reads at least one byte (waiting, as `read` does; none: the end), then goes on
     /// from what is already here, without waiting: plaintext rustls has decrypted and
-    /// records read ahead from the socket. A TLS read returns one record (16 KiB) at most,
+    /// records the socket holds (read with MSG_DONTWAIT). A TLS read returns one record (16 KiB) at most,
     /// so an upload would otherwise reach its file 16 KiB a write. Only the first read may
     /// wait; an error after it is left for the next read to report (rustls keeps a
     /// connection's error).
@@ -219,9 +164,12 @@ impl Stream {
                     continue;
                 }
             }
-            // Nothing decrypted yet (WouldBlock), or the peer's close_notify (empty).
-            if !t.sock.has_ahead()
-                || t.conn.read_tls(&mut t.sock).is_err()
+            // Nothing decrypted yet (WouldBlock), or the peer's close_notify (empty): more
+            // from the socket if it holds any (nothing there, or the end: done for now).
+            t.sock.dont_wait = true;
+            let got = t.conn.read_tls(&mut t.sock);
+            t.sock.dont_wait = false;
+            if matches!(got, Err(_) | Ok(0))
                 || t.conn.process_new_packets().is_err()
                 // A record that needs an answer (a key update): the next read sends it.
                 || t.conn.wants_write()

@@ -1900,6 +1900,49 @@ fn big_tls_uploads_arrive_whole_and_a_size_limit_cuts_them_exactly() {
     assert!(line.contains(" bytes=3000000 "), "{line}");
 }
 
+/// A TLS upload cut by a TCP reset (Python's FTP_TLS closing the data connection with
+/// SO_LINGER 0, no close_notify) fails, and with atomic uploads the target keeps what it
+/// held. The kernel reports a reset once: whichever read meets it, the waiting one or one
+/// of `Stream::read_more_into`'s that do not wait (kept in `TcpSock` for the next read),
+/// taken as the end it would make a cut upload a 226 that replaces the target. Here it
+/// is usually the waiting read.
+#[test]
+fn tls_upload_cut_by_a_reset_fails_and_keeps_the_target() {
+    let pki = Pki::new("tlsrst");
+    let s = Server::start(
+        tls_opts(&pki, 0)
+            .common("upload_mode", 1)
+            .file("t.bin", "original"),
+    );
+    let out = python_tls(
+        &s,
+        &pki.ca_pem,
+        "import socket, struct\n\
+         ftp = tls_login()\n\
+         ftp.voidcmd('TYPE I')\n\
+         conn = ftp.transfercmd('STOR t.bin')\n\
+         conn.sendall(b'x' * (16 << 20))\n\
+         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+         conn.close()\n\
+         try:\n    print('REPLY', ftp.getresp())\n\
+         except ftplib.all_errors as e:\n    print('REPLY', e)\n\
+         ftp.quit()",
+    );
+    assert_success("python FTP_TLS upload cut by a reset", &out, &s);
+    let text = stdout(&out);
+    let reply = text
+        .lines()
+        .find_map(|l| l.strip_prefix("REPLY "))
+        .unwrap_or_default();
+    assert!(
+        reply.starts_with("426") || reply.starts_with("451"),
+        "{text}\n{}",
+        s.log()
+    );
+    s.wait_log_line(&["STOR", "/t.bin", "result=failed"]);
+    assert_eq!(fs::read(s.home().join("t.bin")).unwrap(), b"original");
+}
+
 /// STAT and ABOR during transfers with a TLS control connection: the server looks for them
 /// between chunks, every tick, without waiting (rustls reading the socket with
 /// MSG_DONTWAIT), here with Python's FTP_TLS. The download goes on for 256 MiB first, past

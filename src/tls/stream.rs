@@ -49,6 +49,9 @@ pub struct TcpSock {
     /// [`Stream::read_now`] and [`Stream::read_more_into`]: one syscall, not two FIONBIO
     /// around the read.
     dont_wait: bool,
+    /// An error a read that does not wait met, for the next read to report: the kernel
+    /// reports a reset once, and rustls keeps no I/O error of its own.
+    deferred: Option<io::Error>,
 }
 
 impl TcpSock {
@@ -56,12 +59,16 @@ impl TcpSock {
         TcpSock {
             tcp,
             dont_wait: false,
+            deferred: None,
         }
     }
 }
 
 impl Read for TcpSock {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         let flags = if self.dont_wait {
             RecvFlags::DONTWAIT
         } else {
@@ -103,7 +110,8 @@ impl Stream {
         Stream::accept(choice, token, TcpSock::new(tcp), deadline)
     }
 
-    /// TLS on a data connection, tuned for bulk transfers (see the module doc); as above.
+    /// TLS on a data connection, as above; its bulk reads and writes are
+    /// [`Stream::read_more_into`] and `write` (see the module doc).
     pub fn tls_data(
         choice: &super::Choice,
         token: &[u8],
@@ -125,10 +133,10 @@ impl Stream {
 
     /// Reads at least one byte (waiting, as `read` does; none: the end), then goes on
     /// from what is already here, without waiting: plaintext rustls has decrypted and
-    /// records the socket holds (read with MSG_DONTWAIT). A TLS read returns one record (16 KiB) at most,
-    /// so an upload would otherwise reach its file 16 KiB a write. Only the first read may
-    /// wait; an error after it is left for the next read to report (rustls keeps a
-    /// connection's error).
+    /// records the socket holds (read with MSG_DONTWAIT). A TLS read returns one record
+    /// (16 KiB) at most, so an upload would otherwise reach its file 16 KiB a write. Only
+    /// the first read may wait; an error after it is left for the next read to report
+    /// (rustls keeps a protocol error; a socket's is kept in [`TcpSock`]).
     ///
     /// What came, at most `want` bytes (and `buf`'s capacity), is the returned slice: use
     /// it, not `buf`, whose length afterwards is unspecified. The bytes go into `buf`'s
@@ -165,13 +173,31 @@ impl Stream {
                 }
             }
             // Nothing decrypted yet (WouldBlock), or the peer's close_notify (empty): more
-            // from the socket if it holds any (nothing there, or the end: done for now).
+            // from the socket if it holds any (nothing there, the end or an error: done for
+            // now; the next read reports the end or the error).
             t.sock.dont_wait = true;
             let got = t.conn.read_tls(&mut t.sock);
             t.sock.dont_wait = false;
-            if matches!(got, Err(_) | Ok(0))
+            let more = match got {
+                Ok(0) => false,
+                Ok(_) => true,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    false
+                }
+                Err(e) => {
+                    t.sock.deferred = Some(e);
+                    false
+                }
+            };
+            if !more
                 || t.conn.process_new_packets().is_err()
-                // A record that needs an answer (a key update): the next read sends it.
+                // Something to send first (a TLS 1.2 renegotiation's refusal): the next
+                // read sends it.
                 || t.conn.wants_write()
             {
                 break;

@@ -77,6 +77,19 @@ def record(a, scenario, metric, values, runs, error, **extra):
           file=sys.stderr)
 
 
+def run_bulk(a, kind, path, size, delete=False):
+    """One `ftpload --bulk` transfer of `size` bytes (kind: retr or stor): (MB/s, run,
+    None), or (None, None, error). delete: the client deletes the file after, untimed."""
+    run, error = run_ftpload(a, ["--bulk", kind, "--path", path, "--bytes", str(size)] +
+                             (["--delete"] if delete else []))
+    if error:
+        return None, None, error
+    n = run.pop("result")["bytes"]
+    if n != size:
+        return None, None, "moved %d bytes of %d" % (n, size)
+    return n / run["wall_s"] / 1e6, run, None
+
+
 def run_ftpload(a, args):
     """One timed run of the native client (bench/ftpload.rs) with `args` after the
     connection's options: it logs in, says `ready`, and on our line does its transfers and

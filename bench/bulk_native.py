@@ -17,7 +17,7 @@ usage: bulk_native.py --port P --pid PID --label NAME --tls none|explicit --cafi
 import signal
 import sys
 
-from benchclient import FTPLOAD, options, record, run_ftpload
+from benchclient import FTPLOAD, options, record, run_bulk
 
 BIG = 1 << 30
 
@@ -33,19 +33,12 @@ def main():
                                  ("stor-big-native", "stor", rd + "/bulk-native-up.bin")):
         rates, runs, error = [], [], None
         for _ in range(a.repeat):
-            args = ["--bulk", kind, "--path", path, "--bytes", str(BIG)]
-            if kind == "stor":
-                # After the timed part: an upload over the last one's file made the next
-                # runs 1.5-2x slower here, waiting with neither side busy.
-                args.append("--delete")
-            run, error = run_ftpload(a, args)
+            # Uploads deleted after the timed part: an upload over the last one's file
+            # made the next runs 1.5-2x slower here, waiting with neither side busy.
+            rate, run, error = run_bulk(a, kind, path, BIG, delete=kind == "stor")
             if error:
                 break
-            n = run.pop("result")["bytes"]
-            if n != BIG:
-                error = "moved %d bytes of %d" % (n, BIG)
-                break
-            rates.append(n / run["wall_s"] / 1e6)
+            rates.append(rate)
             runs.append(run)
         record(a, scenario, "MB_per_s", rates, runs, error,
                client="bench/ftpload.rs --bulk (rustls), 256 KiB reads, 1 MiB writes")

@@ -328,25 +328,24 @@ fn receive(mut data: TcpStream, mut file: File) -> io::Result<()> {
         file.write_all(&buf[..n])?;
         moved += n;
     }
-    let Some(pipe) = ferroftpd::data::splice::Pipe::new(&file) else {
-        return io::copy(&mut data, &mut file).map(|_| ());
-    };
-    loop {
-        let n = match pipe.fill(&data, pipe.size()) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => break,
-            Err(e) => return Err(e),
-        };
-        match pipe.drain(&file, n) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                let mut held = Vec::new();
-                pipe.read_out(&mut held, n)?;
-                file.write_all(&held)?;
-                break;
+    if let Some(pipe) = ferroftpd::data::splice::Pipe::new(&file) {
+        loop {
+            let n = match pipe.fill(&data, pipe.size()) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => break,
+                Err(e) => return Err(e),
+            };
+            match pipe.drain(&file, n) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                    let mut held = Vec::new();
+                    pipe.read_out(&mut held, n)?;
+                    file.write_all(&held)?;
+                    break;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
     }
     io::copy(&mut data, &mut file).map(|_| ())

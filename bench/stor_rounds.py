@@ -35,7 +35,7 @@ import signal
 import sys
 import time
 
-from benchclient import FTPLOAD, connect, ftpbench, options, parse_servers, record, run_ftpload
+from benchclient import FTPLOAD, connect, ftpbench, options, parse_servers, record, run_bulk
 
 # Every upload is bounded: curl's --max-time.
 MAX_SECONDS = 120
@@ -84,13 +84,10 @@ def upload_native(a, port, pid, size, path):
     """One timed upload of `size` bytes by the native client, which deletes the file after
     (outside the timed part); the figures, or raises."""
     a.port, a.pid = port, pid
-    run, error = run_ftpload(a, ["--bulk", "stor", "--path", path, "--bytes", str(size), "--delete"])
+    rate, run, error = run_bulk(a, "stor", path, size, delete=True)
     if error:
         raise RuntimeError(error)
-    n = run.pop("result")["bytes"]
-    if n != size:
-        raise RuntimeError("moved %d bytes of %d" % (n, size))
-    return n / run["wall_s"] / 1e6, run
+    return rate, run
 
 
 SCENARIO = {"curl": "stor-big-rounds", "native": "stor-big-native-rounds"}

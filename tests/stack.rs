@@ -167,8 +167,9 @@ fn handshake(files: &CertFiles, mlkem: bool, on_server: fn(Box<dyn FnOnce() + Se
     let (sock, _) = listener.accept().unwrap();
     on_server(Box::new(move || {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let sock = std::sync::Arc::new(sock);
         let mut s =
-            ferroftpd::tls::stream::Stream::tls_data(&config, b"token", sock, deadline).unwrap();
+            ferroftpd::tls::stream::Stream::accept_tls(&config, b"token", sock, deadline).unwrap();
         s.handshake(deadline).unwrap();
         let mut b = [0u8; 4];
         s.read_exact(&mut b).unwrap();

@@ -467,7 +467,8 @@ impl Session {
         };
         let token = tls.token;
         let deadline = Instant::now() + data::CONNECT_TIMEOUT;
-        let stream = Stream::tls_data(&tls.data_config, &token, sock, deadline)
+        let sock = std::sync::Arc::new(sock);
+        let stream = Stream::accept_tls(&tls.data_config, &token, sock, deadline)
             .and_then(|mut s| s.handshake(deadline).map(|()| s))
             .map_err(|e| format!("TLS handshake on the data connection failed: {e}"))?;
         if self.binding().tls.session_reuse == crate::config::tls::SessionReuse::Required {

@@ -90,7 +90,7 @@ impl ControlStream {
         self.read_timeout = None;
         sock.set_read_timeout(Some(crate::data::TICK))?;
         self.read_timeout = Some(Some(crate::data::TICK));
-        self.io = Stream::tls_control(choice, token, sock, deadline)?;
+        self.io = Stream::accept_tls(choice, token, sock, deadline)?;
         self.buf = Vec::new();
         self.discarding = false;
         Ok(())

@@ -2,9 +2,9 @@
 //! (`rustls::StreamOwned`, which does no I/O of its own, so the handshake runs on the
 //! session's thread at its first read or write, under the socket's timeouts).
 //!
-//! Bulk TLS on data connections ([`Stream::tls_data`]) is tuned for throughput. Writes go
-//! three full records (48 KiB) at a time, sent in one `writev` as soon as they are
-//! encrypted, so the client decrypts while the next ones are made. Three, not four: four
+//! Bulk TLS on data connections is tuned for throughput. Writes go three full records
+//! (48 KiB) at a time, sent in one `writev` as soon as they are encrypted, so the client
+//! decrypts while the next ones are made. Three, not four: four
 //! records with their headers (65,624 bytes) are just over loopback's segment size
 //! (65,483), so each write went out as a full segment and a 141-byte one. Measured on
 //! loopback, 1 GiB, the settings alternating, 6 downloads each (2026-12-04): 48 KiB
@@ -99,34 +99,17 @@ impl Stream {
         Stream::Plain(Arc::new(tcp))
     }
 
-    /// TLS on a control connection: defaults. Reads the ClientHello and starts the server
-    /// side ([`super::accept`]); [`Stream::handshake`] finishes it.
-    pub fn tls_control(
+    /// TLS on a control or data connection (the choice of configurations says which).
+    /// Reads the ClientHello and starts the server side ([`super::accept`]);
+    /// [`Stream::handshake`] finishes it. Bulk data goes through
+    /// [`Stream::read_more_into`] and `write` (see the module doc).
+    pub fn accept_tls(
         choice: &super::Choice,
         token: &[u8],
         tcp: Arc<TcpStream>,
         deadline: Instant,
     ) -> io::Result<Stream> {
-        Stream::accept(choice, token, TcpSock::new(tcp), deadline)
-    }
-
-    /// TLS on a data connection, as above; its bulk reads and writes are
-    /// [`Stream::read_more_into`] and `write` (see the module doc).
-    pub fn tls_data(
-        choice: &super::Choice,
-        token: &[u8],
-        tcp: TcpStream,
-        deadline: Instant,
-    ) -> io::Result<Stream> {
-        Stream::accept(choice, token, TcpSock::new(Arc::new(tcp)), deadline)
-    }
-
-    fn accept(
-        choice: &super::Choice,
-        token: &[u8],
-        mut sock: TcpSock,
-        deadline: Instant,
-    ) -> io::Result<Stream> {
+        let mut sock = TcpSock::new(tcp);
         let conn = super::accept(choice, token, &mut sock, deadline)?;
         Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
@@ -175,20 +158,10 @@ impl Stream {
             // Nothing decrypted yet (WouldBlock), or the peer's close_notify (empty): more
             // from the socket if it holds any (nothing there, the end or an error: done for
             // now; the next read reports the end or the error).
-            t.sock.dont_wait = true;
-            let got = t.conn.read_tls(&mut t.sock);
-            t.sock.dont_wait = false;
-            let more = match got {
+            let more = match without_waiting(t, |t| t.conn.read_tls(&mut t.sock)) {
                 Ok(0) => false,
                 Ok(_) => true,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    false
-                }
+                Err(e) if is_retry(&e) => false,
                 Err(e) => {
                     t.sock.deferred = Some(e);
                     false
@@ -211,12 +184,7 @@ impl Stream {
     pub fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => Ok(rustix::net::recv(&**s, buf, RecvFlags::DONTWAIT)?.0),
-            Stream::Tls(t) => {
-                t.sock.dont_wait = true;
-                let r = t.read(buf);
-                t.sock.dont_wait = false;
-                r
-            }
+            Stream::Tls(t) => without_waiting(t, |t| t.read(buf)),
         }
     }
 
@@ -283,6 +251,17 @@ pub(crate) fn check_deadline(deadline: Instant, what: &str) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `f` with the socket's reads not waiting (MSG_DONTWAIT), as [`TcpSock::dont_wait`] says.
+fn without_waiting<T>(
+    t: &mut StreamOwned<ServerConnection, TcpSock>,
+    f: impl FnOnce(&mut StreamOwned<ServerConnection, TcpSock>) -> T,
+) -> T {
+    t.sock.dont_wait = true;
+    let r = f(t);
+    t.sock.dont_wait = false;
+    r
 }
 
 pub(crate) fn is_retry(e: &io::Error) -> bool {

@@ -541,6 +541,33 @@ fn the_nearest_ancestor_entry_applies_alone() {
 }
 
 #[test]
+fn a_link_to_a_hidden_directory_shows_nothing_of_it() {
+    // An administrator's link `pub -> hid`: what is hidden stays hidden through the link,
+    // and nothing can be written there by its other name.
+    let s = patterns_server(
+        vec![pattern("/", &[], &["hid"], 1)],
+        ServerOpts::new().file("hid/x.txt", "hidden"),
+    );
+    let h = s.home();
+    symlink("hid", h.join("pub")).unwrap();
+    let mut c = s.ftp_login();
+    let r = c.try_get("RETR pub/x.txt").unwrap_err();
+    assert_eq!(r.code, 550, "{r:?}");
+    let r = c.try_put("STOR pub/n.txt", b"EVIL").unwrap_err();
+    assert!(matches!(r.code, 550 | 553), "{r:?}");
+    match c.try_get("LIST pub") {
+        Ok(b) => assert!(!String::from_utf8_lossy(&b).contains("x.txt")),
+        Err(r) => assert_eq!(r.code, 550, "{r:?}"),
+    }
+    c.cmd("SIZE pub/x.txt", 550);
+    c.cmd("MKD pub/d", 550);
+    assert_eq!(dir_names(&h.join("hid")), ["x.txt"]);
+    // curl, through the link, is refused too.
+    let out = s.curl(&["-o", "-", &s.url("/pub/x.txt")]);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{out:?}");
+}
+
+#[test]
 fn deny_policy_1_hides_refused_names_as_not_found() {
     let s = patterns_server(
         vec![pattern("/hid", &[], &["*.secret"], 1)],
@@ -611,8 +638,35 @@ fn folder_server() -> (Server, Dump) {
     u["virtual_folders"] =
         json!([{"name": "f1", "virtual_path": "/vdir", "quota_size": -1, "quota_files": -1}]);
     d.write(&[u], &[json!({"name": "f1", "mapped_path": f1})]);
-    let s = Server::start(d.opts());
+    let s = Server::start(d.opts().ftpd("enable_site", true));
     (s, d)
+}
+
+#[test]
+fn a_virtual_folders_own_mode_and_times_stay_as_they_are() {
+    // The mapped directory may be shared with other users: like RMD and RNFR, SITE CHMOD
+    // and MFMT refuse the folder itself, and still work inside it.
+    let (s, d) = folder_server();
+    let f1 = d.dir.path().join("f1");
+    fs::set_permissions(&f1, fs::Permissions::from_mode(0o755)).unwrap();
+    let mtime = fs::metadata(&f1).unwrap().modified().unwrap();
+    let mut c = s.ftp_login();
+    c.cmd("SITE CHMOD 700 /vdir", 550);
+    c.cmd("MFMT 20010101000000 /vdir", 550);
+    assert_eq!(
+        fs::metadata(&f1).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert_eq!(fs::metadata(&f1).unwrap().modified().unwrap(), mtime);
+    c.cmd("SITE CHMOD 600 /vdir/pre.txt", 200);
+    assert_eq!(
+        fs::metadata(f1.join("pre.txt"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
 }
 
 #[test]

@@ -335,6 +335,35 @@ fn ftplib_nlst() {
 }
 
 #[test]
+fn ftplib_nlst_of_one_file_names_it_as_given() {
+    let s = server();
+    fs::write(s.home().join("d/.dot"), "x").unwrap();
+    let out = s.python_ok(
+        "ftp = login()\n\
+         print(ftp.nlst('a.txt'))\n\
+         print(ftp.nlst('/d/inner.txt'))\n\
+         print(ftp.nlst('d/.dot'))\n\
+         ftp.cwd('d')\n\
+         print(ftp.nlst('.dot'))\n\
+         ftp.cwd('/')\n\
+         lines = []\n\
+         ftp.retrlines('LIST ./a.txt', lines.append)\n\
+         print(len(lines), lines[0].endswith(' ./a.txt'))\n\
+         ftp.quit()",
+    );
+    assert_eq!(
+        lines(&out),
+        [
+            "['a.txt']",
+            "['/d/inner.txt']",
+            "['d/.dot']",
+            "['.dot']",
+            "1 True"
+        ]
+    );
+}
+
+#[test]
 fn ftplib_dir_lists() {
     let s = server();
     let out = s.python_ok("ftp = login()\nftp.dir('d')\nftp.quit()");

@@ -708,6 +708,26 @@ fn site_symlink_under_a_symlinked_directory_counts_real_depth() {
 }
 
 #[test]
+fn site_chmod_and_mfmt_leave_the_home_as_it_is_through_a_link() {
+    let s = Server::start(all_on().dir("d1/d2"));
+    let home = s.home();
+    // Made on disk by the administrator: /d1/d2/up is the home itself.
+    std::os::unix::fs::symlink("../..", home.join("d1/d2/up")).unwrap();
+    let before = fs::metadata(&home).unwrap();
+    let mut c = s.ftp_login();
+    c.cmd("SITE CHMOD 000 d1/d2/up", 550);
+    c.cmd("SITE CHMOD 000 /", 550);
+    c.cmd("MFMT 20010101000000 d1/d2/up", 550);
+    c.cmd("MFMT 20010101000000 /", 550);
+    let after = fs::metadata(&home).unwrap();
+    assert_eq!(after.permissions().mode(), before.permissions().mode());
+    assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+    // Its subdirectories are not the home.
+    c.cmd("SITE CHMOD 700 d1/d2", 200);
+    assert_eq!(mode(&home.join("d1/d2")), 0o700);
+}
+
+#[test]
 fn site_symlink_refusals() {
     let s = Server::start(
         all_on()
@@ -735,6 +755,44 @@ fn site_symlink_refusals() {
     c.cmd("SITE SYMLINK f.txt", 501);
     c.cmd("SITE SYMLINK a b c", 501);
     assert_eq!(fs::read_to_string(home.join("f.txt")).unwrap(), "x");
+}
+
+#[test]
+fn a_link_moved_elsewhere_keeps_its_targets_permissions() {
+    // A relative link to a missing name, made where both ends had the same rights, then
+    // renamed: it now leads into /ro, whose rights (list only) hold through it.
+    let s = Server::start(
+        all_on()
+            .file("ro/secret", "S")
+            .dir("a")
+            .perm("/ro", &["list"]),
+    );
+    let home = s.home();
+    let mut c = s.ftp_login();
+    c.cmd("SITE SYMLINK /a/ro/secret /a/l", 200);
+    c.cmd("RNFR /a/l", 350);
+    c.cmd("RNTO /l", 250);
+    assert_eq!(fs::read_to_string(home.join("l")).unwrap(), "S");
+    let r = c.try_get("RETR l").unwrap_err();
+    assert_eq!(r.code, 550, "{r:?}");
+    for verb in ["STOR", "APPE"] {
+        let r = c.try_put(&format!("{verb} l"), b"EVIL").unwrap_err();
+        assert_eq!(r.code, 550, "{verb}: {r:?}");
+    }
+    c.cmd("SITE CHMOD 777 l", 550);
+    assert_eq!(fs::read_to_string(home.join("ro/secret")).unwrap(), "S");
+    // curl is refused the same way.
+    let out = s.curl(&["-o", "-", &s.url("/l")]);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{out:?}");
+    // A link may not name what the file patterns refuse.
+    let s = Server::start(all_on().file("f.secret", "S").user_set(
+        USER,
+        "/filters/file_patterns",
+        serde_json::json!([{"path": "/", "denied_patterns": ["*.secret"]}]),
+    ));
+    let mut c = s.ftp_login();
+    c.cmd("SITE SYMLINK f.secret open.txt", 550);
+    assert!(fs::symlink_metadata(s.home().join("open.txt")).is_err());
 }
 
 #[test]

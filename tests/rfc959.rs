@@ -605,6 +605,25 @@ fn stou_names_the_file_in_150() {
 }
 
 #[test]
+fn stou_with_a_long_name_taken_makes_a_name_that_fits() {
+    // The unique name is the hint cut to leave room for the token, never over 255 bytes.
+    let s = server();
+    let hint = "h".repeat(250);
+    let mut c = s.ftp_login();
+    c.put(&format!("STOU {hint}"), b"first");
+    let text = c.put(&format!("STOU {hint}"), b"second");
+    let name = text
+        .split("FILE: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("150 lacks FILE: {text}"))
+        .trim()
+        .to_string();
+    assert!(name != hint && name.len() <= 255, "{name}");
+    assert_eq!(fs::read(s.home().join(&hint)).unwrap(), b"first");
+    assert_eq!(fs::read(s.home().join(&name)).unwrap(), b"second");
+}
+
+#[test]
 fn transfer_without_pasv_or_port_is_425() {
     let s = server();
     let mut c = s.ftp_login();

@@ -554,6 +554,40 @@ fn a_symlink_into_a_read_only_dir_gives_no_write_access_there() {
 }
 
 #[test]
+fn a_symlink_to_a_file_keeps_the_rights_of_where_the_file_is() {
+    // An administrator's links from the writable home to files in /ro (list, download)
+    // and /closed (list): each file keeps its own directory's rights through the link.
+    let s = Server::start(
+        ServerOpts::new()
+            .file("ro/f.txt", "readonly")
+            .file("closed/secret.txt", "S")
+            .perm("/ro", &["list", "download"])
+            .perm("/closed", &["list"]),
+    );
+    let h = s.home();
+    symlink("ro/f.txt", h.join("tofile")).unwrap();
+    symlink("closed/secret.txt", h.join("tosecret")).unwrap();
+    symlink("ro/none.txt", h.join("dangling")).unwrap();
+    let mut c = s.ftp_login();
+    assert_stor_refused(&mut c, "STOR", "tofile");
+    assert_stor_refused(&mut c, "APPE", "tofile");
+    // A link to a missing file would create it in /ro.
+    assert_stor_refused(&mut c, "STOR", "dangling");
+    c.cmd("MFMT 20010101000000 tofile", 550);
+    assert_retr_refused(&mut c, "tosecret");
+    assert_eq!(fs::read(h.join("ro/f.txt")).unwrap(), b"readonly");
+    assert!(!h.join("ro/none.txt").exists());
+    // What /ro allows still works through the link, with curl too.
+    assert_eq!(c.get("RETR tofile"), b"readonly");
+    assert_eq!(s.curl_ok(&["-o", "-", &s.url("/tofile")]), b"readonly");
+    let out = s.curl(&["-o", "-", &s.url("/tosecret")]);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{out:?}");
+    // The link itself is the home's: deleting it leaves the file.
+    c.cmd("DELE tofile", 250);
+    assert_eq!(fs::read(h.join("ro/f.txt")).unwrap(), b"readonly");
+}
+
+#[test]
 fn a_fifo_in_the_home_is_refused_without_hanging_the_session() {
     let s = Server::start(ServerOpts::new().file("a.txt", "hello"));
     let fifo = s.home().join("ff");

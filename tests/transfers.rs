@@ -266,6 +266,42 @@ fn suppaftp_abort_mid_download() {
     ftp.quit().unwrap();
 }
 
+#[test]
+fn a_stor_whose_data_connection_never_comes_changes_no_file() {
+    // A 425 or an ABOR before the data connection means nothing was stored: the old file
+    // stays whole (vsftpd and SFTPGo empty it first) and a new name is not left behind.
+    let s = Server::start(ServerOpts::new().file("keep.txt", "precious"));
+    let out = s.python_ok(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE I')\n\
+         sk = socket.socket(); sk.bind(('127.0.0.1', 0)); closed = sk.getsockname()[1]; sk.close()\n\
+         for verb, name in [('STOR', 'keep.txt'), ('STOR', 'new.txt'), ('APPE', 'app.txt')]:\n\
+         \x20   ftp.sendport('127.0.0.1', closed)\n\
+         \x20   print(ftp.sendcmd(verb + ' ' + name)[:3])\n\
+         \x20   try:\n\
+         \x20       ftp.getresp()\n\
+         \x20       print('stored')\n\
+         \x20   except ftplib.error_temp as e:\n\
+         \x20       print(str(e)[:3])\n\
+         ftp.sendcmd('PASV')\n\
+         print(ftp.sendcmd('STOR keep.txt')[:3])\n\
+         ftp.putcmd('ABOR')\n\
+         print(ftp.getline()[:3], ftp.getline()[:3])\n\
+         ftp.quit()",
+    );
+    assert_eq!(
+        lines(&out),
+        ["150", "425", "150", "425", "150", "425", "150", "426 226"]
+    );
+    assert_eq!(fs::read(s.home().join("keep.txt")).unwrap(), b"precious");
+    assert!(!s.home().join("new.txt").exists());
+    assert!(!s.home().join("app.txt").exists());
+    // With the data connection, the same STOR replaces the file.
+    let mut c = s.ftp_login();
+    c.put("STOR keep.txt", b"new");
+    assert_eq!(fs::read(s.home().join("keep.txt")).unwrap(), b"new");
+}
+
 // ---------- uploads by splice ----------
 
 /// The daemon's debug line when an upload goes on by splice.
@@ -495,6 +531,18 @@ fn atomic_upload_success_leaves_no_temp_file() {
     c.put("STOR new.bin", b"fresh");
     assert!(fs::read(s.home().join("t.bin")).unwrap() == data);
     assert_eq!(fs::read(s.home().join("new.bin")).unwrap(), b"fresh");
+    assert_eq!(upload_temps(&s.home()), Vec::<String>::new());
+}
+
+#[test]
+fn atomic_upload_of_a_name_of_254_bytes() {
+    // The temporary name keeps only as much of the target's name as fits in 255 bytes.
+    let s = atomic_server();
+    let name = format!("{}.bin", "é".repeat(125));
+    assert_eq!(name.len(), 254);
+    let mut c = s.ftp_login();
+    c.put(&format!("STOR {name}"), b"long");
+    assert_eq!(fs::read(s.home().join(&name)).unwrap(), b"long");
     assert_eq!(upload_temps(&s.home()), Vec::<String>::new());
 }
 

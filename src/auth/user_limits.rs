@@ -20,14 +20,18 @@ impl TransferQuota {
     pub fn remaining(&self, upload: bool, uploaded: u64, downloaded: u64) -> Option<u64> {
         const MB: u64 = 1 << 20;
         if self.total_mb > 0 {
-            return Some((self.total_mb * MB).saturating_sub(uploaded + downloaded));
+            return Some(
+                self.total_mb
+                    .saturating_mul(MB)
+                    .saturating_sub(uploaded.saturating_add(downloaded)),
+            );
         }
         let (limit, used) = if upload {
             (self.upload_mb, uploaded)
         } else {
             (self.download_mb, downloaded)
         };
-        (limit > 0).then(|| (limit * MB).saturating_sub(used))
+        (limit > 0).then(|| limit.saturating_mul(MB).saturating_sub(used))
     }
 }
 
@@ -135,5 +139,20 @@ mod tests {
         };
         assert_eq!(d.remaining(true, 99, 0), None);
         assert_eq!(d.remaining(false, 0, 3 << 20), Some(0));
+    }
+
+    #[test]
+    fn a_huge_quota_is_as_good_as_unlimited_not_zero() {
+        // MiB times 2^20 overflows u64 past 2^44 MiB: the budget saturates instead.
+        let q = TransferQuota {
+            total_mb: 1 << 50,
+            ..Default::default()
+        };
+        assert_eq!(q.remaining(true, 5, 0), Some(u64::MAX - 5));
+        let u = TransferQuota {
+            upload_mb: u64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(u.remaining(true, 0, 0), Some(u64::MAX));
     }
 }

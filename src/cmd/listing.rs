@@ -89,7 +89,7 @@ impl Session {
             (target.show_hidden || !name.starts_with('.'))
                 && target.pattern.as_ref().is_none_or(|p| p.matches(name))
         };
-        let line = |out: &mut String, name: &str, meta: Option<Meta>| {
+        let line = |out: &mut String, prefix: &str, name: &str, meta: Option<Meta>| {
             match style {
                 Style::Long => match meta {
                     Some(m) => push_list_line(out, name, &m, now),
@@ -97,7 +97,7 @@ impl Session {
                     None => return,
                 },
                 Style::Names => {
-                    out.push_str(&target.prefix);
+                    out.push_str(prefix);
                     out.push_str(name);
                 }
             }
@@ -105,11 +105,13 @@ impl Session {
         };
         let verb = if style == Style::Long { "LIST" } else { "NLST" };
         let mut names = match listed {
+            // A file named outright lists as named (no directory prefix: the name is
+            // the path), a dot name too, as ls(1) does.
             Listed::One(e) => {
-                let mut one = keep(&e.name).then_some(e);
+                let mut one = Some(e);
                 return self.send_listing(verb, &target.dir, |out| match one.take() {
                     Some(e) => {
-                        line(out, &e.name, Some(e.meta));
+                        line(out, "", &e.name, Some(e.meta));
                         true
                     }
                     None => false,
@@ -124,14 +126,16 @@ impl Session {
         if style == Style::Names {
             // NLST needs no stat at all.
             return self.send_listing(verb, &target.dir, |out| {
-                next_piece(&names, &mut at, |i| line(out, &names.name(i), None))
+                next_piece(&names, &mut at, |i| {
+                    line(out, &target.prefix, &names.name(i), None)
+                })
             });
         }
         std::thread::scope(|scope| {
             let mut ahead = StatAhead::start(scope, &names);
             self.send_listing(verb, &target.dir, |out| {
                 next_piece(&names, &mut at, |i| {
-                    line(out, &names.name(i), ahead.meta(i))
+                    line(out, &target.prefix, &names.name(i), ahead.meta(i))
                 })
             })
         })

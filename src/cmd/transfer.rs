@@ -126,7 +126,7 @@ impl Session {
         let prior = prior_size.unwrap_or(0);
         let start = match mode {
             WriteMode::Append => prior,
-            WriteMode::At(n) => n,
+            WriteMode::At(n) | WriteMode::NewAt(n) => n,
             WriteMode::Truncate | WriteMode::New => 0,
         };
         let Some(bounds) = self.transfer_bounds(true, Some((&path, start, prior)))? else {
@@ -151,6 +151,7 @@ impl Session {
             prior,
             existed: prior_size.is_some(),
             keep_prior: matches!(mode, WriteMode::Append | WriteMode::At(_)),
+            truncate: mode == WriteMode::Truncate && !use_temp && prior_size.is_some(),
             bounds,
         };
         self.receive_into(up)
@@ -237,6 +238,7 @@ impl Session {
                 prior: 0,
                 existed: false,
                 keep_prior: false,
+                truncate: false,
                 bounds,
             }),
             None => Ok(()),
@@ -254,6 +256,7 @@ impl Session {
             prior,
             existed,
             keep_prior,
+            truncate,
             bounds,
         } = up;
         let text = if verb == "STOU" {
@@ -266,27 +269,40 @@ impl Session {
         let mut outcome = match stream {
             Some(mut stream) => {
                 let ascii = self.ascii_active();
-                let mut ctl = |n| self.control_check(n);
-                let o = data::transfer::receive(&mut stream, &mut file, ascii, &bounds, &mut ctl);
+                let emptied = if truncate { file.set_len(0) } else { Ok(()) };
+                let o = match emptied {
+                    Ok(()) => {
+                        let mut ctl = |n| self.control_check(n);
+                        data::transfer::receive(&mut stream, &mut file, ascii, &bounds, &mut ctl)
+                    }
+                    Err(e) => Outcome::Local(0, e),
+                };
                 Some(close_data(stream, o, false))
             }
             None => None,
         };
-        // Over a limit: the upload must not stay, in part or whole. An append or resume is
-        // cut back to what the file held before; a new file goes (atomic ones below).
-        if let (Some(Outcome::OverBudget(_)), None) = (&outcome, &temp) {
-            let cleanup = if keep_prior {
-                file.set_len(prior).map_err(crate::vfs::FsError::Io)
-            } else {
-                drop(file);
-                self.with_vfs(|v| v.remove_own_upload(path))
-                    .unwrap_or(Ok(()))
-            };
-            if let Err(e) = cleanup {
-                log::error!("upload {path}: cannot undo the part over the limit: {e}");
+        // Over a limit, the upload must not stay, in part or whole: an append or resume is
+        // cut back to what the file held before, a new file goes. With no data connection
+        // a file the upload created goes too (atomic uploads below).
+        let undo = match &outcome {
+            Some(Outcome::OverBudget(_)) => Some(keep_prior && existed),
+            None if !existed => Some(false),
+            _ => None,
+        };
+        match (undo, &temp) {
+            (Some(cut_back), None) => {
+                let cleanup = if cut_back {
+                    file.set_len(prior).map_err(crate::vfs::FsError::Io)
+                } else {
+                    drop(file);
+                    self.with_vfs(|v| v.remove_own_upload(path))
+                        .unwrap_or(Ok(()))
+                };
+                if let Err(e) = cleanup {
+                    log::error!("upload {path}: cannot undo it: {e}");
+                }
             }
-        } else {
-            drop(file);
+            _ => drop(file),
         }
         if let Some(o) = &outcome {
             self.account(o.bytes(), 0);
@@ -571,5 +587,8 @@ struct Upload<'a> {
     existed: bool,
     /// Append or resume: on failure over a limit, cut back to `prior` rather than remove.
     keep_prior: bool,
+    /// STOR over the file in place: emptied once the data connection is up, so a refused
+    /// or failed connection (425, ABOR) leaves the old file whole, as a 425 says.
+    truncate: bool,
     bounds: data::Bounds,
 }

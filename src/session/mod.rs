@@ -25,6 +25,13 @@ use stream::{ControlStream, ReadError};
 
 /// SFTPGo closes sessions that have not logged in after 2 minutes.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a client that has not logged in may wait between commands: the login limit
+/// holds even with the idle timeout off (0), or a connection that never logs in would hold
+/// its thread for ever.
+fn login_limit(idle: Option<Duration>) -> Duration {
+    idle.map_or(LOGIN_TIMEOUT, |d| d.min(LOGIN_TIMEOUT))
+}
+
 /// The control connection's TLS handshake (implicit TLS, or after `AUTH TLS`) must be done
 /// within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -171,12 +178,7 @@ impl Session {
         if !self.refuse_proxy_header {
             return false;
         }
-        let wait = self
-            .server
-            .config
-            .common
-            .idle_timeout
-            .map_or(LOGIN_TIMEOUT, |d| d.min(LOGIN_TIMEOUT));
+        let wait = login_limit(self.server.config.common.idle_timeout);
         let refused = crate::proxy_proto::sends_header(self.ctrl.socket(), Instant::now() + wait);
         if refused {
             log::warn!(
@@ -398,10 +400,9 @@ impl Session {
             None => {}
         }
         let idle = self.server.config.common.idle_timeout;
-        let limit = match (&self.auth, idle) {
-            (Auth::LoggedIn(_), idle) => idle,
-            (_, Some(idle)) => Some(idle.min(LOGIN_TIMEOUT)),
-            (_, None) => None,
+        let limit = match &self.auth {
+            Auth::LoggedIn(_) => idle,
+            _ => Some(login_limit(idle)),
         };
         (
             self.ctrl.read_line(limit.map(|d| Instant::now() + d)),
@@ -617,5 +618,20 @@ fn parse_error_reply(e: ParseError) -> Reply {
             ReplyCode::ProtocolNotSupported,
             "Network protocol not supported, use (1,2)",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_limit_holds_with_the_idle_timeout_off() {
+        assert_eq!(login_limit(None), LOGIN_TIMEOUT);
+        assert_eq!(
+            login_limit(Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(login_limit(Some(Duration::from_secs(900))), LOGIN_TIMEOUT);
     }
 }

@@ -149,12 +149,17 @@ pub struct UploadTarget {
 /// How an upload opens its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMode {
+    /// STOR: the caller empties the file once the data connection is up, so a failed
+    /// connection leaves it whole.
     Truncate,
     Append,
     /// REST n then STOR: write from offset n without truncating.
     At(u64),
     /// STOU: the name must not exist yet.
     New,
+    /// An upload to a name that was not there: created (not opened), written from the
+    /// offset (REST), whatever the command.
+    NewAt(u64),
 }
 
 /// A handle on the home directory at `home`, shared with the other sessions that have the
@@ -393,11 +398,20 @@ impl Vfs {
         q.adjust(size, files);
     }
 
-    /// Refuses a name `filters.file_patterns` refuses; a hidden one is "not found".
+    /// Refuses a name `filters.file_patterns` refuses; a hidden one is "not found". The
+    /// rule holds for where symlinks really lead too: a link is no way around a pattern.
     fn name_ok(&self, p: &str) -> FsResult<()> {
         if self.patterns.is_empty() {
             return Ok(());
         }
+        self.name_rule(p)?;
+        match self.real_elsewhere(p) {
+            Some(real) => self.name_rule(&real),
+            None => Ok(()),
+        }
+    }
+
+    fn name_rule(&self, p: &str) -> FsResult<()> {
         if self.patterns.hidden_on_path(p) {
             return Err(FsError::NotFound);
         }
@@ -408,12 +422,31 @@ impl Vfs {
         }
     }
 
-    /// A hidden name does not exist for the client.
+    /// A hidden name does not exist for the client, nor does what a link to one names.
     fn visible(&self, p: &str) -> FsResult<()> {
-        if self.patterns.hidden_on_path(p) {
+        if self.patterns.is_empty() {
+            return Ok(());
+        }
+        let hidden = |q: &str| self.patterns.hidden_on_path(q);
+        if hidden(p) || self.real_elsewhere(p).is_some_and(|real| hidden(&real)) {
             return Err(FsError::NotFound);
         }
         Ok(())
+    }
+
+    /// Where `p` really is when symlinks on its path lead elsewhere in the home: its real
+    /// path, or for a name not there yet (an upload, MKD) its directory's real path and
+    /// the name. None when that is `p` itself or cannot be found (the operation then
+    /// meets the error itself).
+    fn real_elsewhere(&self, p: &str) -> Option<String> {
+        let real = match self.real_path(p) {
+            Ok(real) => real,
+            Err(FsError::NotFound) if p != "/" => {
+                path::join(&self.real_path(path::parent(p)).ok()?, path::base_name(p))
+            }
+            Err(_) => return None,
+        };
+        (real != p).then_some(real)
     }
 
     pub fn permissions(&self) -> &Permissions {
@@ -442,10 +475,36 @@ impl Vfs {
         }
     }
 
+    /// `perm` for an operation on `p` itself that follows a symlink at `p`: checked on
+    /// `p`'s directory and, when `p` is a link, on the directory it really leads to: a
+    /// link to a file in a read-only directory gives no write access to that file. (The
+    /// patterns follow links in [`Vfs::name_ok`] and [`Vfs::visible`].)
+    fn check_on(&self, p: &str, perm: Perm, name: &'static str) -> FsResult<()> {
+        self.check(path::parent(p), perm, name)?;
+        // With one permission set for the whole home, where a link leads changes nothing.
+        if !self.perms.has_entries_below("/") || !self.is_link(p) {
+            return Ok(());
+        }
+        match self.real_path(p) {
+            Ok(real) if !self.perms.of_dir(path::parent(&real)).has(perm) => {
+                Err(FsError::Denied(name))
+            }
+            // A link to nothing: the operation meets the missing file and says so.
+            Ok(_) | Err(FsError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn is_link(&self, p: &str) -> bool {
+        self.dir(p)
+            .symlink_metadata(self.rel(p))
+            .is_ok_and(|m| m.file_type().is_symlink())
+    }
+
     /// Metadata, following symlinks that stay inside; needs `list` on the parent.
     pub fn stat(&self, p: &str) -> FsResult<Meta> {
         self.visible(p)?;
-        self.check(path::parent(p), Perm::List, "list")?;
+        self.check_on(p, Perm::List, "list")?;
         self.stat_unchecked(p)
     }
 
@@ -479,7 +538,7 @@ impl Vfs {
         match self.dir(p).metadata(self.rel(p)) {
             Ok(m) if m.is_dir() => Err(FsError::IsADirectory),
             Ok(m) => {
-                self.check(dir, Perm::Overwrite, "overwrite")?;
+                self.check_on(p, Perm::Overwrite, "overwrite")?;
                 Ok(UploadTarget {
                     existed: true,
                     size: m.is_file().then(|| m.len()),
@@ -507,11 +566,19 @@ impl Vfs {
         mode: WriteMode,
         found: UploadTarget,
     ) -> FsResult<std::fs::File> {
-        let f = self.open_write_unchecked(p, mode)?;
-        if !found.existed && mode != WriteMode::New {
-            self.give(&f);
-        }
-        Ok(f)
+        // A name that was not there is created, never opened (O_EXCL): so not through a
+        // link to a missing file, which would create it where the link leads, past the
+        // checks; and not a file another session made meanwhile, which a failed upload
+        // would then remove as its own.
+        let mode = if found.existed || mode == WriteMode::New {
+            mode
+        } else {
+            WriteMode::NewAt(match mode {
+                WriteMode::At(n) => n,
+                _ => 0,
+            })
+        };
+        self.open_write_unchecked(p, mode)
     }
 
     fn open_write_unchecked(&self, p: &str, mode: WriteMode) -> FsResult<std::fs::File> {
@@ -519,10 +586,10 @@ impl Vfs {
         let mut o = OpenOptions::new();
         o.write(true);
         match mode {
-            WriteMode::Truncate => o.create(true).truncate(true),
+            WriteMode::Truncate => o.create(true),
             WriteMode::Append => o.create(true).append(true),
             WriteMode::At(_) => o.create(true),
-            WriteMode::New => o.create_new(true),
+            WriteMode::New | WriteMode::NewAt(_) => o.create_new(true),
         };
         // Non-blocking, then checked: opening a FIFO for writing would wait for a reader.
         o.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
@@ -532,10 +599,10 @@ impl Vfs {
         }
         // O_NONBLOCK stays: it changes nothing for a regular file.
         let f = f.into_std();
-        if mode == WriteMode::New {
+        if matches!(mode, WriteMode::New | WriteMode::NewAt(_)) {
             self.give(&f);
         }
-        if let WriteMode::At(offset) = mode {
+        if let WriteMode::At(offset) | WriteMode::NewAt(offset) = mode {
             use std::io::Seek;
             let mut f = f;
             f.seek(io::SeekFrom::Start(offset))?;
@@ -564,12 +631,7 @@ impl Vfs {
     /// Atomic upload: a fresh hidden file beside the target (same directory, so the final
     /// rename cannot cross filesystems), once [`Vfs::check_upload`] has allowed the target.
     pub fn open_temp(&self, target: &str) -> FsResult<(String, std::fs::File)> {
-        let name = format!(
-            ".ferroftpd-upload.{}.{}",
-            unique_token(),
-            path::base_name(target)
-        );
-        let tmp = path::join(path::parent(target), &name);
+        let tmp = temp_beside(UPLOAD_TEMP_PREFIX, target);
         let f = self.open_write_unchecked(&tmp, WriteMode::New)?;
         Ok((tmp, f))
     }
@@ -598,7 +660,11 @@ impl Vfs {
             let name = if attempt == 0 && !hint.is_empty() {
                 stem.to_string()
             } else {
-                format!("{stem}.{}", unique_token())
+                let token = unique_token();
+                format!(
+                    "{}.{token}",
+                    cut(stem, NAME_MAX.saturating_sub(token.len() + 1))
+                )
             };
             let p = path::join(dir, &name);
             if self.name_ok(&p).is_err() {
@@ -751,10 +817,29 @@ impl Vfs {
         Ok(())
     }
 
+    /// Refuses the home and a virtual folder's root (which other users may share), named
+    /// directly or through a link: SITE CHMOD and MFMT leave them as they are, as RMD and
+    /// RNFR do.
+    fn not_a_root(&self, p: &str, why: &'static str) -> FsResult<()> {
+        let real = match self.real_path(p) {
+            Ok(real) => real,
+            Err(FsError::NotFound) => p.to_string(),
+            Err(e) => return Err(e),
+        };
+        if [p, real.as_str()]
+            .iter()
+            .any(|q| *q == "/" || self.is_mount_point(q))
+        {
+            return Err(FsError::Refused(why));
+        }
+        Ok(())
+    }
+
     pub fn set_mtime(&self, p: &str, t: SystemTime) -> FsResult<()> {
         use cap_fs_ext::{DirExt, SystemTimeSpec};
+        self.not_a_root(p, "the home and virtual folders keep their times")?;
         self.name_ok(p)?;
-        self.check(path::parent(p), Perm::Chtimes, "chtimes")?;
+        self.check_on(p, Perm::Chtimes, "chtimes")?;
         let spec = || SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(t));
         self.dir(p)
             .set_times(self.rel(p), Some(spec()), Some(spec()))?;
@@ -764,6 +849,8 @@ impl Vfs {
 
 /// Prefix of COMB's temporary file, beside the target until it is renamed into place.
 pub const COMB_TEMP_PREFIX: &str = ".ferroftpd-comb.";
+/// Prefix of an atomic upload's temporary file.
+const UPLOAD_TEMP_PREFIX: &str = ".ferroftpd-upload.";
 
 /// COMB's outcome when the target is in place: the parts that could not be removed.
 pub type Leftovers = Vec<(String, FsError)>;
@@ -775,7 +862,7 @@ impl Vfs {
     pub fn open_regular(&self, p: &str) -> FsResult<(std::fs::File, u64)> {
         use cap_std::fs::OpenOptionsExt;
         self.name_ok(p)?;
-        self.check(path::parent(p), Perm::Download, "download")?;
+        self.check_on(p, Perm::Download, "download")?;
         let mut o = OpenOptions::new();
         o.read(true)
             .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
@@ -795,13 +882,9 @@ impl Vfs {
     /// parent; the home directory itself is refused, as RMD refuses it.
     pub fn chmod(&self, p: &str, mode: u32) -> FsResult<()> {
         use cap_std::fs::PermissionsExt;
-        if p == "/" {
-            return Err(FsError::Refused(
-                "the home directory's mode cannot be changed",
-            ));
-        }
+        self.not_a_root(p, "the home and virtual folders keep their mode")?;
         self.name_ok(p)?;
-        self.check(path::parent(p), Perm::Chmod, "chmod")?;
+        self.check_on(p, Perm::Chmod, "chmod")?;
         self.dir(p).set_permissions(
             self.rel(p),
             cap_std::fs::Permissions::from_mode(mode & 0o777),
@@ -818,6 +901,8 @@ impl Vfs {
             return Err(FsError::Refused("the home directory cannot be linked"));
         }
         self.name_ok(link)?;
+        // A link must not name what the patterns refuse or hide.
+        self.name_ok(source)?;
         if self.mount_of(source).map(|m| &m.vpath) != self.mount_of(link).map(|m| &m.vpath) {
             return Err(FsError::Refused(
                 "links between the home and a virtual folder are not supported",
@@ -899,7 +984,7 @@ impl Vfs {
             }
             self.name_ok(part).map_err(at(part))?;
             let dir = path::parent(part);
-            self.check(dir, Perm::Download, "download")
+            self.check_on(part, Perm::Download, "download")
                 .map_err(at(part))?;
             self.check(dir, Perm::DeleteFiles, "delete_files")
                 .map_err(at(part))?;
@@ -911,14 +996,7 @@ impl Vfs {
                 return Err((part.clone(), FsError::NotAFile));
             }
         }
-        let tmp = path::join(
-            path::parent(target),
-            &format!(
-                "{COMB_TEMP_PREFIX}{}.{}",
-                unique_token(),
-                path::base_name(target)
-            ),
-        );
+        let tmp = temp_beside(COMB_TEMP_PREFIX, target);
         let mut out = self
             .open_write_unchecked(&tmp, WriteMode::New)
             .map_err(at(target))?;
@@ -996,6 +1074,26 @@ impl Vfs {
 /// Tags an error with the path it is about (COMB reports which of its files failed).
 fn at<E: Into<FsError>>(p: &str) -> impl FnOnce(E) -> (String, FsError) + '_ {
     move |e| (p.to_string(), e.into())
+}
+
+/// The longest file name (bytes) on Linux and the BSDs.
+const NAME_MAX: usize = 255;
+
+/// A temporary file's path beside `target`: `prefix`, a unique token, then as much of the
+/// target's name as fits in a name, so that a long name still uploads.
+fn temp_beside(prefix: &str, target: &str) -> String {
+    let head = format!("{prefix}{}.", unique_token());
+    let base = cut(path::base_name(target), NAME_MAX.saturating_sub(head.len()));
+    path::join(path::parent(target), &format!("{head}{base}"))
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Unique enough for temporary names: time, process and a counter (O_EXCL catches the rest).

@@ -18,6 +18,7 @@ Standard library only.
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 from collections import OrderedDict
@@ -434,7 +435,9 @@ def goal_table(by, limits, floors):
 
 def header(recs, limits, log):
     dates = sorted(r["date"] for r in recs if r.get("date"))
-    m = next((r.get("machine") for r in recs if r.get("machine")), {}) or {}
+    # Files without the harness's machine record (the rounds alone) describe this machine.
+    m = next((r.get("machine") for r in recs if r.get("machine")), None) or {
+        "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()}
     mem = ""
     try:
         with open("/proc/meminfo") as f:

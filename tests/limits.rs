@@ -76,6 +76,20 @@ fn pre_login_session_times_out() {
 }
 
 #[test]
+fn pre_login_session_times_out_with_the_idle_timeout_off() {
+    // idle_timeout 0 turns off the idle limit of logged-in sessions only: a connection
+    // that never logs in is closed after the 2-minute login limit (which takes that long).
+    let s = Server::start(ServerOpts::new().common("idle_timeout", 0));
+    let mut c = s.ftp_raw();
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(150)))
+        .unwrap();
+    let r = c.reply();
+    assert_eq!(r.code, 421, "{r:?}");
+    c.expect_closed();
+}
+
+#[test]
 fn pre_login_session_after_user_times_out() {
     let s = Server::start(ServerOpts::new().common("idle_timeout", 0.05));
     let mut c = s.ftp_raw();

@@ -151,7 +151,6 @@ impl Session {
             prior,
             existed: prior_size.is_some(),
             keep_prior: matches!(mode, WriteMode::Append | WriteMode::At(_)),
-            truncate: mode == WriteMode::Truncate && !use_temp && prior_size.is_some(),
             bounds,
         };
         self.receive_into(up)
@@ -238,7 +237,6 @@ impl Session {
                 prior: 0,
                 existed: false,
                 keep_prior: false,
-                truncate: false,
                 bounds,
             }),
             None => Ok(()),
@@ -256,9 +254,11 @@ impl Session {
             prior,
             existed,
             keep_prior,
-            truncate,
             bounds,
         } = up;
+        // A STOR over an existing file in place is emptied only once the data connection
+        // is up, so a refused or failed connection (425, ABOR) leaves the file whole.
+        let truncate = existed && !keep_prior && temp.is_none();
         let text = if verb == "STOU" {
             format!("FILE: {}", crate::vfs::path::base_name(path))
         } else {
@@ -587,8 +587,5 @@ struct Upload<'a> {
     existed: bool,
     /// Append or resume: on failure over a limit, cut back to `prior` rather than remove.
     keep_prior: bool,
-    /// STOR over the file in place: emptied once the data connection is up, so a refused
-    /// or failed connection (425, ABOR) leaves the old file whole, as a 425 says.
-    truncate: bool,
     bounds: data::Bounds,
 }

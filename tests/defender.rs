@@ -298,12 +298,18 @@ fn overlong_lines_during_a_transfer_score_once_each() {
     );
     // (BOGUS made 3: the session is closed, the address banned.)
     assert_banned(&s, LOCAL_IP);
-    // With 16 lines queued first, three overlong lines are scored though not kept: the
-    // ban closes the session right after the transfer, before the queued lines.
+    // With 16 lines queued first, the server reads no more during the transfer: the three
+    // overlong lines wait in the socket, and are read, answered and scored after the 16
+    // NOOPs. The third bans.
     let s = server_with_big_file();
-    let got = lines_during_retr(&s, "b'NOOP\\r\\n' * 16 + (b'X' * 5000 + b'\\r\\n') * 3", 2);
+    let got = lines_during_retr(&s, "b'NOOP\\r\\n' * 16 + (b'X' * 5000 + b'\\r\\n') * 3", 21);
     assert!(got[0].starts_with("226 "), "{got:?}");
-    assert_eq!(got[1], BAD_CLOSING, "{got:?}");
+    assert!(got[1..17].iter().all(|l| l == "200 NOOP ok"), "{got:?}");
+    assert!(
+        got[17..20].iter().all(|l| l == "500 Line too long"),
+        "{got:?}"
+    );
+    assert_eq!(got[20], BAD_CLOSING, "{got:?}");
     assert_banned(&s, LOCAL_IP);
 }
 

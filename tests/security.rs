@@ -571,8 +571,13 @@ fn a_symlink_to_a_file_keeps_the_rights_of_where_the_file_is() {
     let mut c = s.ftp_login();
     assert_stor_refused(&mut c, "STOR", "tofile");
     assert_stor_refused(&mut c, "APPE", "tofile");
-    // A link to a missing file would create it in /ro.
-    assert_stor_refused(&mut c, "STOR", "dangling");
+    // A link to a missing file would create it in /ro; the reply says why.
+    let r = c.try_put("STOR dangling", b"EVIL").unwrap_err();
+    assert_eq!(r.code, 550, "{r:?}");
+    assert!(
+        r.first().contains("symbolic link to a missing file"),
+        "{r:?}"
+    );
     c.cmd("MFMT 20010101000000 tofile", 550);
     assert_retr_refused(&mut c, "tosecret");
     assert_eq!(fs::read(h.join("ro/f.txt")).unwrap(), b"readonly");

@@ -995,19 +995,16 @@ fn a_name_that_is_not_utf8_is_listed_with_its_own_size() {
     assert!(out.lines().any(|l| l == "'plain.txt' 3"), "{out}");
 }
 
-#[test]
-fn lines_sent_during_a_transfer_are_answered_after_it_in_order() {
-    // While a 64 MiB download runs: an overlong line, a CWD whose argument is not UTF-8
-    // (Latin-1 é) and a NOOP. The client reads no data for 0.5 s, so the server, blocked,
-    // reads them at its checks of the control connection (every 0.1 s). The data arrives
-    // whole; then 226, and the three answered in the order sent, as between transfers;
-    // then the session goes on.
-    let s = server_with_big(ServerOpts::new().dir("caf\u{e9}"));
-    let out = s.python_ok(
+/// ftplib: RETR big.bin, and while the client reads nothing for 0.5 s (the server,
+/// blocked, reads the control connection at its checks, every 0.1 s), `lines` (a Python
+/// bytes expression) on the control connection. Then the data, drained; returns its length
+/// and the next `replies` control lines, then `then`'s reply.
+fn lines_during_big_retr(s: &Server, lines: &str, replies: usize, then: &str) -> Vec<String> {
+    let out = s.python_ok(&format!(
         "ftp = login()\n\
          ftp.voidcmd('TYPE I')\n\
          conn = ftp.transfercmd('RETR big.bin')\n\
-         ftp.sock.sendall(b'X' * 5000 + b'\\r\\nCWD caf\\xe9\\r\\nNOOP\\r\\n')\n\
+         ftp.sock.sendall({lines})\n\
          time.sleep(0.5)\n\
          n = 0\n\
          while True:\n\
@@ -1018,20 +1015,58 @@ fn lines_sent_during_a_transfer_are_answered_after_it_in_order() {
          conn.close()\n\
          print(n)\n\
          ftp.sock.settimeout(5)\n\
-         for _ in range(4):\n\
+         for _ in range({replies}):\n\
          \x20   print(ftp.getline())\n\
-         print(ftp.sendcmd('PWD'))\n\
-         ftp.quit()",
-    );
-    let got: Vec<&str> = out.lines().collect();
-    assert_eq!(got.len(), 6, "{out}");
+         print(ftp.sendcmd('{then}'))\n\
+         ftp.quit()"
+    ));
+    let got: Vec<String> = out.lines().map(str::to_string).collect();
+    assert_eq!(got.len(), replies + 2, "{out}");
     assert_eq!(got[0], BIG.to_string(), "{out}");
-    assert!(got[1].starts_with("226 "), "{out}");
-    assert_eq!(got[2], "500 Line too long", "{out}");
-    assert_eq!(got[3], "501 Command is not valid UTF-8", "{out}");
-    assert!(got[4].starts_with("200 "), "{out}");
+    got
+}
+
+#[test]
+fn lines_sent_during_a_transfer_are_answered_after_it_in_order() {
+    // While a 64 MiB download runs: an overlong line, a CWD whose argument is not UTF-8
+    // (Latin-1 é) and a NOOP. The data arrives whole; then 226, and the three answered in
+    // the order sent, as between transfers; then the session goes on.
+    let s = server_with_big(ServerOpts::new().dir("caf\u{e9}"));
+    let got = lines_during_big_retr(
+        &s,
+        "b'X' * 5000 + b'\\r\\nCWD caf\\xe9\\r\\nNOOP\\r\\n'",
+        4,
+        "PWD",
+    );
+    assert!(got[1].starts_with("226 "), "{got:?}");
+    assert_eq!(got[2], "500 Line too long", "{got:?}");
+    assert_eq!(got[3], "501 Command is not valid UTF-8", "{got:?}");
+    assert!(got[4].starts_with("200 "), "{got:?}");
     // The CWD was refused, not read as some other name.
-    assert!(got[5].starts_with("257 \"/\""), "{out}");
+    assert!(got[5].starts_with("257 \"/\""), "{got:?}");
+}
+
+#[test]
+fn more_lines_during_a_transfer_than_are_kept_are_all_answered() {
+    // 40 MKD while a 64 MiB download runs, more than the 16 lines the server keeps during
+    // a transfer: past 16 it leaves the rest in the socket. After the 226, all 40 are
+    // answered in the order sent and every directory is made; then the session goes on.
+    let s = server_with_big(ServerOpts::new());
+    let got = lines_during_big_retr(
+        &s,
+        "b''.join(b'MKD d%02d\\r\\n' % i for i in range(40))",
+        41,
+        "NOOP",
+    );
+    assert!(got[1].starts_with("226 "), "{got:?}");
+    for i in 0..40 {
+        assert!(
+            got[2 + i].starts_with(&format!("257 \"/d{i:02}\"")),
+            "line {i}: {got:?}"
+        );
+        assert!(s.home().join(format!("d{i:02}")).is_dir(), "d{i:02}");
+    }
+    assert!(got[42].starts_with("200 "), "{got:?}");
 }
 
 #[test]

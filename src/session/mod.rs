@@ -46,7 +46,9 @@ const _: () = assert!(HANDSHAKE_STACK < crate::listener::WORKER_STACK);
 const MIN_STALL: Duration = Duration::from_secs(60);
 /// RFC 959 lets a client retry PASS; after this many failures the connection is closed.
 pub const MAX_LOGIN_FAILURES: u32 = 3;
-/// Lines queued while a transfer runs; more than this and the client is not talking FTP.
+/// Lines kept while a transfer runs. Once this many wait, the control connection is not
+/// read until the transfer ends: the rest stay in the socket (TCP holds back a client
+/// that sends on), so every line is still answered, in order.
 const MAX_PENDING: usize = 16;
 
 /// A line that came during a transfer ([`Session::control_check`]).
@@ -486,7 +488,8 @@ impl Session {
         if self.control_check(0) == Ctl::Abort {
             return false;
         }
-        if wait.is_zero() {
+        // With the queue full nothing more is read, so nothing can show: taken as alive.
+        if wait.is_zero() || self.pending_full() {
             return true;
         }
         match self.ctrl.read_line(Some(Instant::now() + wait)) {
@@ -510,18 +513,21 @@ impl Session {
         }
     }
 
-    /// Keeps a line that came during a transfer, to answer after it; past [`MAX_PENDING`]
-    /// of them, the client is not waiting for answers and they go. An overlong line is
-    /// scored now, kept or not: a session that ends first (QUIT, a lost connection) would
-    /// never answer it.
+    /// Keeps a line that came during a transfer, to answer after it (the callers read no
+    /// more once [`Self::pending_full`]). An overlong line is scored now: a session that
+    /// ends first (QUIT, a lost connection) would never answer it.
     fn keep_for_later(&mut self, line: Kept) {
         if matches!(line, Kept::TooLong) {
             self.score_bad_command();
             self.ban_check_due = true;
         }
-        if self.pending.len() < MAX_PENDING {
-            self.pending.push_back(line);
-        }
+        self.pending.push_back(line);
+    }
+
+    /// [`MAX_PENDING`] lines wait: the control connection is left unread until they are
+    /// answered.
+    fn pending_full(&self) -> bool {
+        self.pending.len() >= MAX_PENDING
     }
 
     /// An unknown command or an overlong line was answered 500: the defender scores it
@@ -567,8 +573,11 @@ impl Session {
             return Ctl::Abort;
         }
         // Bounded: a client that never stops sending lines must not keep the transfer
-        // from moving (nor its stall limit from ending it).
+        // from moving (nor its stall limit from ending it), nor grow the queue.
         for _ in 0..MAX_PENDING + 4 {
+            if self.pending_full() {
+                return Ctl::Go;
+            }
             match self.ctrl.try_read_line() {
                 Ok(None) => return Ctl::Go,
                 Ok(Some(line)) => {

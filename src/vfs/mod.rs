@@ -578,7 +578,13 @@ impl Vfs {
                 _ => 0,
             })
         };
-        self.open_write_unchecked(p, mode)
+        self.open_write_unchecked(p, mode).map_err(|e| match e {
+            // O_EXCL met a link to a missing file (see above): say so, not "File exists".
+            FsError::AlreadyExists if !found.existed && self.is_link(p) => {
+                FsError::Refused("a symbolic link to a missing file is not written through")
+            }
+            e => e,
+        })
     }
 
     fn open_write_unchecked(&self, p: &str, mode: WriteMode) -> FsResult<std::fs::File> {

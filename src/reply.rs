@@ -77,12 +77,16 @@ pub enum ReplyCode {
     NotLoggedIn = 530,
     /// 534: request denied for policy reasons (RFC 2228).
     PolicyDenied = 534,
+    /// 536: requested PROT level not supported by mechanism (RFC 2228).
+    ProtLevelNotSupported = 536,
     /// 550: requested action not taken; file unavailable (not found, no access).
     FileUnavailable = 550,
     /// 552: requested file action aborted; exceeded storage allocation.
     ExceededStorage = 552,
     /// 553: requested action not taken; file name not allowed.
     NameNotAllowed = 553,
+    /// 554: requested action not taken: invalid REST parameter (RFC 3659 5).
+    InvalidRestart = 554,
 }
 
 impl ReplyCode {

@@ -245,6 +245,22 @@ fn unknown_commands_and_overlong_lines_ban_at_the_threshold() {
     assert_banned(&s, OTHER_IP);
 }
 
+#[test]
+fn clnt_and_host_are_known_verbs_and_never_score() {
+    // Some clients name themselves (CLNT) or their host (HOST, RFC 7151) before USER: known
+    // verbs (200 and 502), not bad commands, however often (threshold 3, 1 point each).
+    let s = Server::start(defender_with("score_bad_command", 1));
+    let mut c = ctrl_from(LOCAL_IP, s.addr);
+    for _ in 0..4 {
+        assert_eq!(c.cmd("CLNT someclient 1.0", 200), "200 Good to know");
+        c.cmd("HOST ftp.example.com", 502);
+    }
+    c.cmd("NOOP", 200);
+    c.cmd("QUIT", 221);
+    let r = first_reply_from(&s, LOCAL_IP);
+    assert_eq!(r.code, 220, "{:?}", r.lines);
+}
+
 /// A server with the bad-command score at 1 (threshold 3) and a 64 MiB file, big.bin.
 fn server_with_big_file() -> Server {
     let s = Server::start(defender_with("score_bad_command", 1));

@@ -183,7 +183,10 @@ fn without_certificate_tls_commands_are_502_and_feat_lists_none() {
         c.cmd(cmd, 502);
     }
     c.login(USER, PASS);
-    for cmd in ["AUTH TLS", "PBSZ 0", "PROT P", "PROT C", "CCC"] {
+    // Whatever the arguments: no 536/504/501 for a level or a form.
+    for cmd in [
+        "AUTH TLS", "PBSZ 0", "PROT P", "PROT C", "PROT S", "PROT X", "AUTH", "CCC",
+    ] {
         c.cmd(cmd, 502);
     }
     assert_feat(&c.cmd("FEAT", 211), false, false);
@@ -236,8 +239,10 @@ fn mode0_auth_tls_pbsz_prot_and_protected_transfers() {
     t.cmd("AUTH TLS", 503);
     assert_feat(&t.cmd("FEAT", 211), true, true);
     t.login(USER, PASS);
-    t.cmd("PROT S", 504);
-    t.cmd("PROT E", 504);
+    // RFC 2228: levels TLS lacks are 536, a level not known at all 504.
+    t.cmd("PROT S", 536);
+    t.cmd("PROT E", 536);
+    t.cmd("PROT X", 504);
     t.prot_p();
     assert_eq!(t.get("RETR data.bin"), data());
     let up = random_bytes(123_457, 9);

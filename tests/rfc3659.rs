@@ -307,6 +307,29 @@ fn mlsd_of_a_subdir() {
 }
 
 #[test]
+fn mlsd_of_a_file_is_501_and_of_nothing_550() {
+    // RFC 3659 7.1: MLSD lists a directory; named anything else, 501. ftplib, which sends
+    // PASV first: the refusal comes before any data connection is used.
+    let s = server();
+    let out = s.python_ok(
+        "import ftplib\n\
+         ftp = login()\n\
+         for name in ('a.txt', 'missing'):\n\
+         \x20   try:\n\
+         \x20       print(list(ftp.mlsd(name)))\n\
+         \x20   except ftplib.error_perm as e:\n\
+         \x20       print(str(e)[:4])\n\
+         print(ftp.sendcmd('NOOP')[:4])\n\
+         ftp.quit()",
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["501 ", "550 ", "200 "],
+        "{out}"
+    );
+}
+
+#[test]
 fn mlsd_perm_reflects_permissions() {
     let s = Server::start(
         ServerOpts::new()

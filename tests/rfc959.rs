@@ -294,7 +294,18 @@ fn rnto_without_rnfr_is_503() {
     c.cmd("RNFR a.txt", 350);
     c.cmd("NOOP", 200);
     c.cmd("RNTO b.txt", 503);
+    // Also when that command is refused before it runs: unknown, or badly formed.
+    c.cmd("RNFR a.txt", 350);
+    c.cmd("BOGUS", 500);
+    c.cmd("RNTO b.txt", 503);
+    c.cmd("RNFR a.txt", 350);
+    c.cmd("REST x", 501);
+    c.cmd("RNTO b.txt", 503);
+    c.cmd("RNFR a.txt", 350);
+    c.cmd(&"X".repeat(5000), 500);
+    c.cmd("RNTO b.txt", 503);
     assert!(s.home().join("a.txt").exists());
+    assert!(!s.home().join("b.txt").exists());
 }
 
 #[test]

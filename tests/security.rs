@@ -444,6 +444,11 @@ fn disable_active_mode_refuses_port_and_eprt() {
     c.cmd("PORT 127,0,0,1,200,10", 502);
     c.cmd("EPRT |1|127.0.0.1|51210|", 502);
     c.cmd("PASV", 227);
+    // FEAT lists what is served (RFC 2389 3): EPSV, not EPRT.
+    c.send("FEAT");
+    let feat = c.reply().lines;
+    assert!(feat.iter().any(|l| l == " EPSV"), "{feat:?}");
+    assert!(!feat.iter().any(|l| l.trim() == "EPRT"), "{feat:?}");
 }
 
 #[test]

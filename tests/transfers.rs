@@ -174,6 +174,95 @@ fn ftplib_resumes_an_upload_with_rest() {
     assert!(fs::read(s.home().join("remote.bin")).unwrap() == full);
 }
 
+#[test]
+fn ascii_resumes_count_the_bytes_as_sent() {
+    // REST counts bytes of the data stream (RFC 3659 5.1), so in TYPE A the converted
+    // ones: "one\ntwo\n" is sent as "one\r\ntwo\r\n". ftplib resumes the download at
+    // every offset, the one between a CR and its LF too, and gets the stream's rest.
+    let s = Server::start(ServerOpts::new().file("lines.txt", "one\ntwo\n"));
+    let out = s.python_ok(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE A')\n\
+         for n in range(11):\n\
+         \x20   with ftp.transfercmd('RETR lines.txt', rest=n) as conn:\n\
+         \x20       print(n, repr(conn.makefile('rb').read()))\n\
+         \x20   ftp.voidresp()\n\
+         ftp.quit()",
+    );
+    let stream = b"one\r\ntwo\r\n";
+    let want: Vec<String> = (0..=10)
+        .map(|n| format!("{n} {}", py_bytes(&stream[n..])))
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), want, "{out}");
+    // An ASCII upload resumed after the first two lines, as the client counted them
+    // (10 bytes with CRLF), continues after the 8 stored ones.
+    s.python_ok(
+        "ftp = login()\n\
+         ftp.voidcmd('TYPE A')\n\
+         conn = ftp.transfercmd('STOR lines.txt', rest=10)\n\
+         conn.sendall(b'three\\r\\n')\n\
+         conn.close()\n\
+         ftp.voidresp()\n\
+         ftp.quit()",
+    );
+    assert_eq!(
+        fs::read(s.home().join("lines.txt")).unwrap(),
+        b"one\ntwo\nthree\n"
+    );
+}
+
+/// Python's repr of bytes that are printable ASCII, CR or LF.
+fn py_bytes(b: &[u8]) -> String {
+    let inner: String = b
+        .iter()
+        .map(|&c| match c {
+            b'\r' => "\\r".to_string(),
+            b'\n' => "\\n".to_string(),
+            c => (c as char).to_string(),
+        })
+        .collect();
+    format!("b'{inner}'")
+}
+
+#[test]
+fn rest_past_the_end_is_refused_with_554() {
+    // RFC 3659 5: an invalid REST parameter is 554, at the RETR or STOR it applies to.
+    // ftplib: a download past the end of a 30,000-byte file, then an upload (which would
+    // leave a hole of zeros), then an upload resumed on a file that is not there; the
+    // file is left as it was and the missing one is not made. At the very end, a
+    // download sends nothing and succeeds.
+    let full = random_bytes(30_000, 5);
+    let s = resume_server(&full);
+    let out = s.python_ok(
+        "import ftplib\n\
+         ftp = login()\n\
+         for cmd, rest in (('RETR remote.bin', 30001), ('STOR remote.bin', 40000),\n\
+         \x20                 ('STOR missing.bin', 10)):\n\
+         \x20   try:\n\
+         \x20       ftp.transfercmd(cmd, rest=rest).close()\n\
+         \x20       print(cmd, 'accepted')\n\
+         \x20   except ftplib.error_perm as e:\n\
+         \x20       print(cmd, str(e))\n\
+         buf = io.BytesIO()\n\
+         ftp.retrbinary('RETR remote.bin', buf.write, rest=30000)\n\
+         print('at the end', len(buf.getvalue()))\n\
+         ftp.quit()",
+    );
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        got,
+        [
+            "RETR remote.bin 554 REST 30001 is past the end of /remote.bin",
+            "STOR remote.bin 554 REST 40000 is past the end of /remote.bin",
+            "STOR missing.bin 554 REST 10 is past the end of /missing.bin",
+            "at the end 0",
+        ],
+        "{out}"
+    );
+    assert!(fs::read(s.home().join("remote.bin")).unwrap() == full);
+    assert!(!s.home().join("missing.bin").exists());
+}
+
 // ---------- ABOR ----------
 
 #[test]
@@ -997,8 +1086,8 @@ fn a_name_that_is_not_utf8_is_listed_with_its_own_size() {
 
 /// ftplib: RETR big.bin, and while the client reads nothing for 0.5 s (the server,
 /// blocked, reads the control connection at its checks, every 0.1 s), `lines` (a Python
-/// bytes expression) on the control connection. Then the data, drained; returns its length
-/// and the next `replies` control lines, then `then`'s reply.
+/// bytes expression) on the control connection. Then the data, drained; returns what was
+/// printed: its length, the next `replies` control lines, then what `then` (Python) prints.
 fn lines_during_big_retr(s: &Server, lines: &str, replies: usize, then: &str) -> Vec<String> {
     let out = s.python_ok(&format!(
         "ftp = login()\n\
@@ -1017,13 +1106,17 @@ fn lines_during_big_retr(s: &Server, lines: &str, replies: usize, then: &str) ->
          ftp.sock.settimeout(5)\n\
          for _ in range({replies}):\n\
          \x20   print(ftp.getline())\n\
-         print(ftp.sendcmd('{then}'))\n\
-         ftp.quit()"
+         {then}"
     ));
     let got: Vec<String> = out.lines().map(str::to_string).collect();
     assert_eq!(got.len(), replies + 2, "{out}");
     assert_eq!(got[0], BIG.to_string(), "{out}");
     got
+}
+
+/// `then` for [`lines_during_big_retr`]: one more command, its reply printed, and QUIT.
+fn then_cmd(cmd: &str) -> String {
+    format!("print(ftp.sendcmd('{cmd}'))\nftp.quit()")
 }
 
 #[test]
@@ -1036,7 +1129,7 @@ fn lines_sent_during_a_transfer_are_answered_after_it_in_order() {
         &s,
         "b'X' * 5000 + b'\\r\\nCWD caf\\xe9\\r\\nNOOP\\r\\n'",
         4,
-        "PWD",
+        &then_cmd("PWD"),
     );
     assert!(got[1].starts_with("226 "), "{got:?}");
     assert_eq!(got[2], "500 Line too long", "{got:?}");
@@ -1056,7 +1149,7 @@ fn more_lines_during_a_transfer_than_are_kept_are_all_answered() {
         &s,
         "b''.join(b'MKD d%02d\\r\\n' % i for i in range(40))",
         41,
-        "NOOP",
+        &then_cmd("NOOP"),
     );
     assert!(got[1].starts_with("226 "), "{got:?}");
     for i in 0..40 {
@@ -1067,6 +1160,27 @@ fn more_lines_during_a_transfer_than_are_kept_are_all_answered() {
         assert!(s.home().join(format!("d{i:02}")).is_dir(), "d{i:02}");
     }
     assert!(got[42].starts_with("200 "), "{got:?}");
+}
+
+#[test]
+fn quit_during_a_transfer_is_answered_in_its_turn() {
+    // NOOP, QUIT, NOOP during a 64 MiB download: after the 226, the first NOOP is
+    // answered, then QUIT with 221, and the connection is closed (the NOOP sent after
+    // QUIT is not answered).
+    let s = server_with_big(ServerOpts::new());
+    let got = lines_during_big_retr(
+        &s,
+        "b'NOOP\\r\\nQUIT\\r\\nNOOP\\r\\n'",
+        3,
+        "try:\n\
+         \x20   print(repr(ftp.sock.recv(100)))\n\
+         except ConnectionResetError:\n\
+         \x20   print(repr(b''))",
+    );
+    assert!(got[1].starts_with("226 "), "{got:?}");
+    assert!(got[2].starts_with("200 "), "{got:?}");
+    assert!(got[3].starts_with("221 "), "{got:?}");
+    assert_eq!(got[4], "b''", "{got:?}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::session::Session;
 use crate::util::glob::{has_wildcards, Pattern};
 use crate::util::{numfmt, timefmt};
 use crate::vfs::stat_ahead::StatAhead;
-use crate::vfs::{path, Entry, FsError, Kind, Meta};
+use crate::vfs::{path, Entry, Kind, Meta};
 use std::io;
 use std::time::{Instant, SystemTime};
 
@@ -209,7 +209,7 @@ impl Session {
         let r = self.with_vfs(|v| {
             let meta = v.stat(&dir)?;
             if meta.kind != Kind::Dir {
-                return Err(FsError::NotADirectory);
+                return Ok(None);
             }
             let names = v.open_listing(&dir, true)?;
             let perms = v.permissions();
@@ -218,10 +218,14 @@ impl Session {
             // (then the table goes along to look them up).
             let parent = perms.of_dir(&dir);
             let below = perms.has_entries_below(&dir).then(|| perms.clone());
-            Ok((names, parent, below))
+            Ok(Some((names, parent, below)))
         });
-        let Some((mut names, parent, below)) = self.fs_take(r, &dir)? else {
+        let Some(listed) = self.fs_take(r, &dir)? else {
             return Ok(());
+        };
+        // RFC 3659 7.1: MLSD of anything but a directory is 501.
+        let Some((mut names, parent, below)) = listed else {
+            return self.reply(ReplyCode::ArgumentError, format!("{dir}: Not a directory"));
         };
         names.truncate(MAX_ENTRIES);
         let mut at = 0;

@@ -21,10 +21,6 @@ impl Session {
     /// Runs one parsed, gated command.
     pub fn dispatch(&mut self, cmd: Command) -> io::Result<Flow> {
         use Command as C;
-        // RFC 959 4.1.3: RNTO must come right after RNFR; any other command forgets it.
-        if !matches!(cmd, C::Rnto(_)) {
-            self.rnfr = None;
-        }
         match cmd {
             C::User(name) => return self.cmd_user(name),
             C::Pass(secret) => return self.cmd_pass(secret),
@@ -70,6 +66,7 @@ impl Session {
             C::Eprt(addr) => self.cmd_port(addr, true)?,
             C::Syst => self.reply(ReplyCode::SystemType, "UNIX Type: L8")?,
             C::Noop => self.reply(ReplyCode::Ok, "NOOP ok")?,
+            C::Clnt => self.reply(ReplyCode::Ok, "Good to know")?,
             C::Feat => self.cmd_feat()?,
             C::Help(a) => self.cmd_help(a.as_deref())?,
             C::Opts(a) => self.cmd_opts(&a)?,
@@ -85,11 +82,6 @@ impl Session {
             C::Unimplemented(v) => {
                 self.reply(ReplyCode::NotImplemented, format!("{v} not implemented"))?
             }
-        }
-        if self.quit_requested {
-            // QUIT arrived during a transfer: answered once the transfer has ended.
-            self.reply(ReplyCode::Goodbye, "Goodbye")?;
-            return Ok(Flow::Close);
         }
         Ok(Flow::Continue)
     }

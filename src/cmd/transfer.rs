@@ -5,7 +5,7 @@
 
 use crate::command::TransferType;
 use crate::config::UploadMode;
-use crate::data::{self, Outcome};
+use crate::data::{self, ascii, Outcome};
 use crate::limits::bandwidth::Throttle;
 use crate::reply::ReplyCode;
 use crate::session::{Running, Session};
@@ -49,6 +49,15 @@ impl Session {
         )
     }
 
+    /// RETR or STOR after a REST past the end of the file (RFC 3659 5: 554); the REST is
+    /// spent, as after any transfer command.
+    fn rest_past_end(&mut self, offset: u64, path: &str) -> io::Result<()> {
+        self.reply(
+            ReplyCode::InvalidRestart,
+            format!("REST {offset} is past the end of {path}"),
+        )
+    }
+
     /// ABOR with no transfer running (a running one is stopped by `control_check`).
     pub(crate) fn cmd_abor(&mut self) -> io::Result<()> {
         self.plan = data::Plan::None;
@@ -66,19 +75,34 @@ impl Session {
         let Some((mut file, size)) = self.fs_take(r, &path)? else {
             return Ok(());
         };
+        let ascii = self.ascii_active();
+        // Where the stored bytes to send start, and (TYPE A) whether the stream resumes
+        // between the CR and LF of a line end.
+        let (start, mid_line_end) = if offset == 0 {
+            (0, false)
+        } else if ascii {
+            match ascii::stored_offset(&file, offset) {
+                Ok(Some(at)) => at,
+                Ok(None) => return self.rest_past_end(offset, &path),
+                Err(e) => return self.reply(ReplyCode::LocalError, format!("{path}: {e}")),
+            }
+        } else if offset > size {
+            return self.rest_past_end(offset, &path);
+        } else {
+            (offset, false)
+        };
         if offset > 0 {
-            if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+            if let Err(e) = file.seek(SeekFrom::Start(start)) {
                 return self.reply(
                     ReplyCode::FileUnavailable,
                     format!("{path}: cannot seek: {e}"),
                 );
             }
         }
-        let ascii = self.ascii_active();
         let text = format!(
             "Opening {} mode data connection for {path} ({} bytes)",
             if ascii { "ASCII" } else { "BINARY" },
-            size.saturating_sub(offset)
+            size.saturating_sub(start)
         );
         let Some(bounds) = self.transfer_bounds(false, None)? else {
             return Ok(());
@@ -90,10 +114,10 @@ impl Session {
         let outcome = {
             let mut ctl = |n| self.control_check(n);
             if ascii {
-                data::transfer::send_file_ascii(&file, &mut stream, &bounds, &mut ctl)
+                data::transfer::send_file_ascii(&file, mid_line_end, &mut stream, &bounds, &mut ctl)
             } else {
-                let left = size.saturating_sub(offset);
-                data::transfer::send_file(&file, offset, left, &mut stream, &bounds, &mut ctl)
+                let left = size.saturating_sub(start);
+                data::transfer::send_file(&file, start, left, &mut stream, &bounds, &mut ctl)
             }
         };
         let outcome = close_data(stream, outcome, true);
@@ -119,6 +143,32 @@ impl Session {
         let checked = self.with_vfs(|v| v.check_upload(&path));
         let Some(found) = self.fs_take_with(checked, &path, super::fs_error_upload)? else {
             return Ok(());
+        };
+        // A resume continues the file's own bytes: from where REST points in them (TYPE A:
+        // in their converted form, as a download would have sent them), never past them.
+        let mode = match mode {
+            WriteMode::At(n) => {
+                let stored = if let (Some(size), false) = (found.size, self.ascii_active()) {
+                    (n <= size).then_some(n)
+                } else if found.size.is_none() {
+                    // Not there (or not a file): nothing to resume.
+                    None
+                } else {
+                    let r = self.with_vfs(|v| v.open_resumed(&path));
+                    let Some(f) = self.fs_take_with(r, &path, super::fs_error_upload)? else {
+                        return Ok(());
+                    };
+                    match ascii::stored_offset(&f, n) {
+                        Ok(at) => at.map(|(at, _)| at),
+                        Err(e) => return self.reply(ReplyCode::LocalError, format!("{path}: {e}")),
+                    }
+                };
+                match stored {
+                    Some(at) => WriteMode::At(at),
+                    None => return self.rest_past_end(n, &path),
+                }
+            }
+            mode => mode,
         };
         // The size before: what a failed append or resume is cut back to, and what an
         // overwrite frees in the disk quota.

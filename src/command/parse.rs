@@ -81,6 +81,7 @@ pub enum Command {
     Stat(Option<String>),
     Syst,
     Noop,
+    Clnt,
     Help(Option<String>),
     Type(TransferType),
     /// MODE S (the only one we serve).
@@ -132,6 +133,8 @@ pub enum ParseError {
     Unsupported(&'static str, String),
     /// 522: EPRT/EPSV naming a network protocol we do not serve (RFC 2428).
     Protocol,
+    /// 536: PROT S or E, levels TLS does not offer (RFC 2228, RFC 4217 9).
+    ProtLevel,
 }
 
 /// A line's verb as sent (the table ignores case) and its argument.
@@ -188,6 +191,7 @@ pub fn parse_row(row: Option<&'static Row>, line: &str) -> Result<Command, Parse
         Verb::Stat => Command::Stat(arg_opt),
         Verb::Syst => Command::Syst,
         Verb::Noop => Command::Noop,
+        Verb::Clnt => Command::Clnt,
         Verb::Help => Command::Help(arg_opt),
         Verb::Type => Command::Type(parse_type(arg)?),
         Verb::Mode => match arg.trim().to_ascii_uppercase().as_str() {
@@ -251,8 +255,9 @@ pub fn parse_row(row: Option<&'static Row>, line: &str) -> Result<Command, Parse
         Verb::Prot => match arg.trim().to_ascii_uppercase().as_str() {
             "P" => Command::Prot(true),
             "C" => Command::Prot(false),
-            "S" | "E" => return Err(ParseError::Unsupported(name, a)),
-            _ => return Err(ParseError::Argument(name, "expected P or C".into())),
+            // RFC 2228 PROT: a level TLS does not offer is 536, one not known at all 504.
+            "S" | "E" => return Err(ParseError::ProtLevel),
+            _ => return Err(ParseError::Unsupported(name, a)),
         },
         Verb::Ccc => Command::Ccc,
         Verb::Hash => Command::Hash(a),

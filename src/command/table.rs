@@ -27,6 +27,8 @@ pub enum Verb {
     Stat,
     Syst,
     Noop,
+    /// CLNT: the client names itself (noted and answered, as SFTPGo does).
+    Clnt,
     Help,
     Type,
     Mode,
@@ -218,6 +220,10 @@ pub static TABLE: &[Row] = &[
     row("AVBL", &["AVLB"], Verb::Avbl, O, true, Some("AVBL"), "AVBL [<sp> dir] (available space in bytes)"),
     row("SMNT", &[], Verb::Unimplemented, O, true, None, "SMNT (not implemented)"),
     row("LANG", &[], Verb::Unimplemented, O, false, None, "LANG (not implemented)"),
+    // RFC 7151: a server without virtual hosts may answer HOST 502; known, so never
+    // scored by the defender as an unknown command.
+    row("HOST", &[], Verb::Unimplemented, O, false, None, "HOST (not implemented: one site)"),
+    row("CLNT", &[], Verb::Clnt, O, false, None, "CLNT <sp> client name"),
 ];
 
 /// The MLST facts we serve (RFC 3659 7.8); all are on by default, hence the stars.

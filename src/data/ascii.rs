@@ -95,9 +95,81 @@ pub fn crlf_len(data: &[u8]) -> u64 {
     (data.len() as u64) + (lfs as u64)
 }
 
+/// Where byte `n` of a TYPE A download stream falls in the stored bytes `src` gives: REST
+/// counts the bytes of the stream as sent (RFC 3659 5.1), so in TYPE A the converted
+/// ones, each stored LF being two. Returns the stored offset and whether `n` falls
+/// between the CR and the LF a stored LF becomes (the stream then goes on with that LF);
+/// None if the stream is shorter than `n`. Reads `src` up to that point, before the
+/// transfer starts (as HASH reads a file whole): TYPE A resumes are rare and their
+/// files text.
+pub fn stored_offset(mut src: impl std::io::Read, n: u64) -> std::io::Result<Option<(u64, bool)>> {
+    let mut buf = vec![0u8; 64 << 10];
+    let (mut stored, mut sent) = (0u64, 0u64);
+    loop {
+        if sent == n {
+            return Ok(Some((stored, false)));
+        }
+        let got = match src.read(&mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        for &b in buf.get(..got).unwrap_or_default() {
+            if sent == n {
+                return Ok(Some((stored, false)));
+            }
+            if b == b'\n' {
+                if sent + 1 == n {
+                    return Ok(Some((stored, true)));
+                }
+                sent += 2;
+            } else {
+                sent += 1;
+            }
+            stored += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_offset_maps_to_where_the_rest_of_the_stream_comes_from() {
+        for data in [
+            &b""[..],
+            b"abc",
+            b"\n",
+            b"a\nb\n",
+            b"\n\n",
+            b"a\r\nb",
+            b"x\n\ny",
+        ] {
+            let stream = to_crlf(data);
+            for n in 0..=stream.len() as u64 + 2 {
+                let got = stored_offset(data, n).unwrap();
+                let Some((at, mid)) = got else {
+                    assert!(n > stream.len() as u64, "{data:?} {n}");
+                    continue;
+                };
+                // What is sent from there is the stream's rest, byte for byte.
+                let at = at as usize;
+                let mut rest = if mid { b"\n".to_vec() } else { Vec::new() };
+                lf_to_crlf(&data[at + usize::from(mid)..], &mut rest);
+                assert_eq!(rest, stream[n as usize..], "{data:?} {n}");
+                assert!(!mid || data[at] == b'\n', "{data:?} {n}");
+            }
+        }
+        // Past one read's buffer.
+        let big = b"line\n".repeat(30_000);
+        assert_eq!(
+            stored_offset(&big[..], 6 * 20_000).unwrap(),
+            Some((5 * 20_000, false))
+        );
+        assert_eq!(stored_offset(&big[..], 6 * 30_000 + 1).unwrap(), None);
+    }
 
     fn to_crlf(input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

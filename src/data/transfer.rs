@@ -314,8 +314,11 @@ fn copy_loop(f: &File, mut offset: u64, left: u64, out: &mut Stream, mut p: Prog
 }
 
 /// RETR in ASCII: LF becomes CRLF on the way out.
+/// `mid_line_end`: the file's position is at an LF whose CR was sent already (a REST
+/// between the two), so its CR is left out.
 pub fn send_file_ascii(
     mut f: &File,
+    mut mid_line_end: bool,
     out: &mut Stream,
     bounds: &Bounds,
     ctl: &mut dyn FnMut(u64) -> Ctl,
@@ -339,7 +342,8 @@ pub fn send_file_ascii(
         };
         converted.clear();
         ascii::lf_to_crlf(&inbuf[..n], &mut converted);
-        if let Some(end) = write_all(out, &converted, &mut p) {
+        let skip = usize::from(std::mem::take(&mut mid_line_end));
+        if let Some(end) = write_all(out, converted.get(skip..).unwrap_or_default(), &mut p) {
             return end;
         }
     }

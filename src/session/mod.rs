@@ -104,7 +104,6 @@ pub struct Session {
     /// Lines that came during a transfer, answered after it in order, as they would be
     /// between transfers.
     pending: VecDeque<Kept>,
-    pub quit_requested: bool,
     pub control_lost: bool,
     /// An overlong line during a transfer was scored: a ban it started closes the session
     /// before the next line.
@@ -160,7 +159,6 @@ impl Session {
             started: Instant::now(),
             pending: VecDeque::new(),
             ban_check_due: false,
-            quit_requested: false,
             control_lost: false,
             running: None,
             prot_private: false,
@@ -325,6 +323,8 @@ impl Session {
                     break;
                 }
                 Err(ReadError::TooLong) => {
+                    // Not RNTO: a pending RNFR is forgotten (RFC 959 4.1.3).
+                    self.rnfr = None;
                     if self.reply(ReplyCode::SyntaxError, "Line too long").is_err() {
                         break;
                     }
@@ -339,6 +339,7 @@ impl Session {
                     }
                 }
                 Err(ReadError::NotUtf8) => {
+                    self.rnfr = None;
                     if self
                         .reply(ReplyCode::ArgumentError, "Command is not valid UTF-8")
                         .is_err()
@@ -423,10 +424,23 @@ impl Session {
         }
         // Looked up once: for the gates below and for parsing.
         let row = crate::command::table::lookup(parse::split(line).0);
-        // A switched-off extension is 502 whatever its arguments (checked before parsing).
+        // RFC 959 4.1.3: RNTO must come right after RNFR; any other line forgets it, one
+        // refused before it runs (unknown, switched off, badly formed) too.
+        if row.is_none_or(|r| r.name != "RNTO") {
+            self.rnfr = None;
+        }
+        // A switched-off extension, or a TLS command where TLS is not configured, is 502
+        // whatever its arguments (checked before parsing).
         if let Some(r) = row {
             if let Some(why) = self.extension_off(r.gate) {
                 self.reply(ReplyCode::NotImplemented, format!("{}: {why}", r.name))?;
+                return Ok(Flow::Continue);
+            }
+            if r.gate == Gate::Tls && self.tls_context().is_none() {
+                self.reply(
+                    ReplyCode::NotImplemented,
+                    format!("{}: TLS is not configured here", r.name),
+                )?;
                 return Ok(Flow::Continue);
             }
         }
@@ -443,15 +457,6 @@ impl Session {
                 };
             }
         };
-        if let Some(r) = row {
-            if r.gate == Gate::Tls && self.tls_context().is_none() {
-                self.reply(
-                    ReplyCode::NotImplemented,
-                    format!("{}: TLS is not configured here", r.name),
-                )?;
-                return Ok(Flow::Continue);
-            }
-        }
         let needs_login = row.map(|r| r.needs_login).unwrap_or(true);
         let stat_with_arg = matches!(cmd, Command::Stat(Some(_)));
         if (needs_login || stat_with_arg) && self.logged_in().is_none() {
@@ -562,7 +567,8 @@ impl Session {
     }
 
     /// Looks at the control connection during a transfer. ABOR stops it; STAT is answered;
-    /// QUIT waits for the end; anything else is kept for later.
+    /// anything else is kept for later, QUIT too: answered in its turn after the lines
+    /// before it (RFC 959 4.1.1: QUIT waits for the transfer's reply).
     pub fn control_check(&mut self, bytes: u64) -> Ctl {
         if let Some(r) = self.running.as_mut() {
             r.bytes = bytes;
@@ -591,7 +597,6 @@ impl Session {
                                 return Ctl::Abort;
                             }
                         }
-                        "QUIT" => self.quit_requested = true,
                         _ => self.keep_for_later(Kept::Line(line)),
                     }
                 }
@@ -626,6 +631,10 @@ fn parse_error_reply(e: ParseError) -> Reply {
         ParseError::Protocol => Reply::new(
             ReplyCode::ProtocolNotSupported,
             "Network protocol not supported, use (1,2)",
+        ),
+        ParseError::ProtLevel => Reply::new(
+            ReplyCode::ProtLevelNotSupported,
+            "PROT level not supported by TLS: use P or C",
         ),
     }
 }

@@ -883,6 +883,21 @@ impl Vfs {
         Ok((f.into_std(), m.len()))
     }
 
+    /// The file an upload resumes, for reading where REST points in it (TYPE A: the stored
+    /// offset of a converted one). The caller has checked the upload (`check_upload`):
+    /// the bytes are read by the server only, never sent, so no download right is needed.
+    pub fn open_resumed(&self, p: &str) -> FsResult<std::fs::File> {
+        use cap_std::fs::OpenOptionsExt;
+        let mut o = OpenOptions::new();
+        o.read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        let f = self.dir(p).open_with(self.rel(p), &o)?;
+        if !f.metadata()?.is_file() {
+            return Err(FsError::NotAFile);
+        }
+        Ok(f.into_std())
+    }
+
     /// SITE CHMOD: permission bits only (the caller's parser caps `mode` at 0o777, and it is
     /// masked again here: no set-id or sticky bits from a client). Needs `chmod` on the
     /// parent; the home directory itself is refused, as RMD refuses it.

@@ -449,6 +449,9 @@ fn disable_active_mode_refuses_port_and_eprt() {
     let feat = c.reply().lines;
     assert!(feat.iter().any(|l| l == " EPSV"), "{feat:?}");
     assert!(!feat.iter().any(|l| l.trim() == "EPRT"), "{feat:?}");
+    // HELP says so too, and the refusal comes whatever the argument.
+    assert!(c.cmd("HELP EPRT", 214).contains("not enabled here"));
+    c.cmd("PORT nonsense", 502);
 }
 
 #[test]

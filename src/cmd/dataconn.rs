@@ -103,12 +103,6 @@ impl Session {
     /// PORT (`extended` false) and EPRT.
     pub(crate) fn cmd_port(&mut self, target: SocketAddr, extended: bool) -> io::Result<()> {
         let verb = if extended { "EPRT" } else { "PORT" };
-        if self.server.config.ftpd.disable_active_mode {
-            return self.reply(
-                ReplyCode::NotImplemented,
-                "Active mode is disabled: use PASV or EPSV",
-            );
-        }
         if self.epsv_all {
             return self.reply(
                 ReplyCode::BadSequence,

@@ -72,12 +72,16 @@ impl Keepalive {
 }
 
 impl Session {
-    /// Why an extension gate is closed in this configuration, or None when it is open.
+    /// Why a gate is closed in this configuration, or None when it is open.
     pub(crate) fn extension_off(&self, gate: Gate) -> Option<&'static str> {
         let ftpd = &self.server.config.ftpd;
         match gate {
             Gate::Hash if !ftpd.hash_support => Some("file hash support is disabled"),
             Gate::Comb if !ftpd.combine_support => Some("COMB support is disabled"),
+            Gate::Active if ftpd.disable_active_mode => {
+                Some("Active mode is disabled: use PASV or EPSV")
+            }
+            Gate::Tls if self.tls_context().is_none() => Some("TLS is not configured here"),
             _ => None,
         }
     }

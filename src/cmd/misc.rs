@@ -9,12 +9,7 @@ use std::io;
 impl Session {
     pub(crate) fn cmd_feat(&mut self) -> io::Result<()> {
         let mut lines = vec!["Features:".to_string()];
-        // RFC 2389 3: only what is served; with active mode off, EPRT is answered 502.
-        let active_off = self.server.config.ftpd.disable_active_mode;
-        let served = feat_lines(|r| self.row_open(r))
-            .into_iter()
-            .filter(|&l| !(active_off && l == "EPRT"));
-        lines.extend(served.map(|l| {
+        lines.extend(feat_lines(|r| self.row_open(r)).into_iter().map(|l| {
             // The MLST line marks the facts this session selected (RFC 3659 7.8).
             if l.starts_with("MLST ") {
                 super::listing::mlst_feat_line(self.mlst_facts)
@@ -68,7 +63,7 @@ impl Session {
                 // Implicit TLS has nothing to negotiate.
                 !(r.verb == Verb::Auth && ctx.settings().mode == TlsMode::Implicit)
             }
-            Gate::Hash | Gate::Comb => self.extension_off(r.gate).is_none(),
+            Gate::Hash | Gate::Comb | Gate::Active => self.extension_off(r.gate).is_none(),
         }
     }
 

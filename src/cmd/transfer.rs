@@ -148,19 +148,21 @@ impl Session {
         // in their converted form, as a download would have sent them), never past them.
         let mode = match mode {
             WriteMode::At(n) => {
-                let stored = if let (Some(size), false) = (found.size, self.ascii_active()) {
-                    (n <= size).then_some(n)
-                } else if found.size.is_none() {
+                let stored = match (found.size, self.ascii_active()) {
                     // Not there (or not a file): nothing to resume.
-                    None
-                } else {
-                    let r = self.with_vfs(|v| v.open_resumed(&path));
-                    let Some(f) = self.fs_take_with(r, &path, super::fs_error_upload)? else {
-                        return Ok(());
-                    };
-                    match ascii::stored_offset(&f, n) {
-                        Ok(at) => at.map(|(at, _)| at),
-                        Err(e) => return self.reply(ReplyCode::LocalError, format!("{path}: {e}")),
+                    (None, _) => None,
+                    (Some(size), false) => (n <= size).then_some(n),
+                    (Some(_), true) => {
+                        let r = self.with_vfs(|v| v.open_resumed(&path));
+                        let Some(f) = self.fs_take_with(r, &path, super::fs_error_upload)? else {
+                            return Ok(());
+                        };
+                        match ascii::stored_offset(&f, n) {
+                            Ok(at) => at.map(|(at, _)| at),
+                            Err(e) => {
+                                return self.reply(ReplyCode::LocalError, format!("{path}: {e}"))
+                            }
+                        }
                     }
                 };
                 match stored {

@@ -81,6 +81,8 @@ pub enum Gate {
     Hash,
     /// `ftpd.combine_support`: COMB.
     Comb,
+    /// Active mode (PORT, EPRT): off with `ftpd.disable_active_mode`.
+    Active,
 }
 
 pub struct Row {
@@ -137,7 +139,8 @@ const fn tls_row(
     }
 }
 
-/// A row that exists only where its extension is switched on; all need a login.
+/// A row that exists only where its extension (or active mode) is switched on; all need a
+/// login.
 const fn ext_row(
     gate: Gate,
     name: &'static str,
@@ -159,7 +162,7 @@ const fn ext_row(
 
 use crate::util::digest::Algo;
 use Arg::{None as N, Optional as O, Required as R};
-use Gate::{Comb as GC, Hash as GH};
+use Gate::{Active as GA, Comb as GC, Hash as GH};
 
 #[rustfmt::skip]
 pub static TABLE: &[Row] = &[
@@ -191,13 +194,13 @@ pub static TABLE: &[Row] = &[
     row("STRU", &[], Verb::Stru, R, true, None, "STRU <sp> F"),
     row("ALLO", &[], Verb::Allo, O, true, None, "ALLO <sp> size (not needed)"),
     row("PASV", &[], Verb::Pasv, N, true, None, "PASV (passive mode, IPv4)"),
-    row("PORT", &[], Verb::Port, R, true, None, "PORT <sp> h1,h2,h3,h4,p1,p2"),
+    ext_row(GA, "PORT", Verb::Port, None, "PORT <sp> h1,h2,h3,h4,p1,p2"),
     row("ABOR", &[], Verb::Abor, N, true, None, "ABOR (abort the transfer)"),
     row("SITE", &[], Verb::Site, R, true, None, "SITE <sp> subcommand (SITE HELP lists them)"),
     row("FEAT", &[], Verb::Feat, N, false, None, "FEAT (list extensions)"),
     row("OPTS", &[], Verb::Opts, R, false, Some("UTF8"), "OPTS <sp> UTF8 ON | MLST facts"),
     row("EPSV", &[], Verb::Epsv, O, true, Some("EPSV"), "EPSV [<sp> 1 | 2 | ALL]"),
-    row("EPRT", &[], Verb::Eprt, R, true, Some("EPRT"), "EPRT <sp> |af|address|port|"),
+    ext_row(GA, "EPRT", Verb::Eprt, Some("EPRT"), "EPRT <sp> |af|address|port|"),
     row("SIZE", &[], Verb::Size, R, true, Some("SIZE"), "SIZE <sp> file"),
     row("MDTM", &[], Verb::Mdtm, R, true, Some("MDTM"), "MDTM <sp> file"),
     row("REST", &[], Verb::Rest, R, true, Some("REST STREAM"), "REST <sp> offset"),

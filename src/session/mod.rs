@@ -8,7 +8,6 @@
 pub mod stream;
 
 use crate::auth::users::User;
-use crate::command::table::Gate;
 use crate::command::{parse, Command, ParseError, TransferType};
 use crate::config::tls::TlsMode;
 use crate::config::Binding;
@@ -312,6 +311,11 @@ impl Session {
                 break;
             }
             let (got, scored) = self.next_line();
+            // RFC 959 4.1.3: RNTO must come right after RNFR; any other line forgets it,
+            // one refused before it runs (unknown, malformed, overlong, not UTF-8) too.
+            if !matches!(&got, Ok(l) if parse::split(l).0.eq_ignore_ascii_case("RNTO")) {
+                self.rnfr = None;
+            }
             let line = match got {
                 Ok(line) => line,
                 Err(ReadError::Timeout) => {
@@ -323,8 +327,6 @@ impl Session {
                     break;
                 }
                 Err(ReadError::TooLong) => {
-                    // Not RNTO: a pending RNFR is forgotten (RFC 959 4.1.3).
-                    self.rnfr = None;
                     if self.reply(ReplyCode::SyntaxError, "Line too long").is_err() {
                         break;
                     }
@@ -339,7 +341,6 @@ impl Session {
                     }
                 }
                 Err(ReadError::NotUtf8) => {
-                    self.rnfr = None;
                     if self
                         .reply(ReplyCode::ArgumentError, "Command is not valid UTF-8")
                         .is_err()
@@ -424,23 +425,11 @@ impl Session {
         }
         // Looked up once: for the gates below and for parsing.
         let row = crate::command::table::lookup(parse::split(line).0);
-        // RFC 959 4.1.3: RNTO must come right after RNFR; any other line forgets it, one
-        // refused before it runs (unknown, switched off, badly formed) too.
-        if row.is_none_or(|r| r.name != "RNTO") {
-            self.rnfr = None;
-        }
-        // A switched-off extension, or a TLS command where TLS is not configured, is 502
-        // whatever its arguments (checked before parsing).
+        // A command whose gate is closed (an extension switched off, TLS not configured,
+        // active mode off) is 502 whatever its arguments (checked before parsing).
         if let Some(r) = row {
             if let Some(why) = self.extension_off(r.gate) {
                 self.reply(ReplyCode::NotImplemented, format!("{}: {why}", r.name))?;
-                return Ok(Flow::Continue);
-            }
-            if r.gate == Gate::Tls && self.tls_context().is_none() {
-                self.reply(
-                    ReplyCode::NotImplemented,
-                    format!("{}: TLS is not configured here", r.name),
-                )?;
                 return Ok(Flow::Continue);
             }
         }

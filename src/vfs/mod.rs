@@ -866,9 +866,22 @@ impl Vfs {
     /// For HASH and the checksum commands: a regular file the user may download, and its
     /// size. Opened non-blocking, so a FIFO cannot hang the session before it is refused.
     pub fn open_regular(&self, p: &str) -> FsResult<(std::fs::File, u64)> {
-        use cap_std::fs::OpenOptionsExt;
         self.name_ok(p)?;
         self.check_on(p, Perm::Download, "download")?;
+        self.open_regular_unchecked(p)
+    }
+
+    /// The file an upload resumes, for reading where REST points in it (TYPE A: the stored
+    /// offset of a converted one). The caller has checked the upload (`check_upload`):
+    /// the bytes are read by the server only, never sent, so no download right is needed.
+    pub fn open_resumed(&self, p: &str) -> FsResult<std::fs::File> {
+        self.open_regular_unchecked(p).map(|(f, _)| f)
+    }
+
+    /// A regular file opened for reading (non-blocking, so a FIFO never waits for a
+    /// writer), with its size; a directory or anything else is refused.
+    fn open_regular_unchecked(&self, p: &str) -> FsResult<(std::fs::File, u64)> {
+        use cap_std::fs::OpenOptionsExt;
         let mut o = OpenOptions::new();
         o.read(true)
             .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
@@ -881,21 +894,6 @@ impl Vfs {
             return Err(FsError::NotAFile);
         }
         Ok((f.into_std(), m.len()))
-    }
-
-    /// The file an upload resumes, for reading where REST points in it (TYPE A: the stored
-    /// offset of a converted one). The caller has checked the upload (`check_upload`):
-    /// the bytes are read by the server only, never sent, so no download right is needed.
-    pub fn open_resumed(&self, p: &str) -> FsResult<std::fs::File> {
-        use cap_std::fs::OpenOptionsExt;
-        let mut o = OpenOptions::new();
-        o.read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
-        let f = self.dir(p).open_with(self.rel(p), &o)?;
-        if !f.metadata()?.is_file() {
-            return Err(FsError::NotAFile);
-        }
-        Ok(f.into_std())
     }
 
     /// SITE CHMOD: permission bits only (the caller's parser caps `mode` at 0o777, and it is

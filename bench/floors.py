@@ -6,6 +6,8 @@ all, so a server's RETR and STOR figures can be read against what this machine a
   calls under TCP_CORK, as ferroftpd does) to a reader taking 100 KiB a read into
   /dev/null (as curl does). iperf3 (limit.sh) sends one 128 KiB buffer over and over,
   which stays in the CPU's cache; a file server's 1 GiB comes from memory.
+- retr-curl: the same file, sent the same way, to curl (the harness's client) over plain
+  http://: the most curl takes in from a 1 GiB file here, whatever the server.
 - stor: a sender (sendfile from the same file) to a receiver writing 256 KiB a write into
   a new file in $TMPDIR, the file system the servers' data directories are on; the file
   is removed after each run, outside the timing. The spread of this figure is the page
@@ -63,14 +65,19 @@ def pair():
     c = socket.create_connection(ls.getsockname(), timeout=MAX_SECONDS)
     s, _ = ls.accept()
     ls.close()
-    # Blocking sockets (os.sendfile needs them) whose calls still end within MAX_SECONDS.
-    tv = struct.pack("ll", MAX_SECONDS, 0)
     for k in (c, s):
-        k.settimeout(None)
-        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
-        k.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-        k.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        bounded_blocking(k)
     return s, c
+
+
+def bounded_blocking(k):
+    """A blocking socket (os.sendfile needs one) whose calls still end within MAX_SECONDS,
+    TCP_NODELAY on."""
+    tv = struct.pack("ll", MAX_SECONDS, 0)
+    k.settimeout(None)
+    k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+    k.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+    k.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def send_file(sock, path, cork):
@@ -170,12 +177,9 @@ def tls_once(path, cert, key, upload=False, out_fd=None):
         c.settimeout(MAX_SECONDS)
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with ctx.wrap_socket(c, server_side=True) as t:
-            req = b""
-            while b"\r\n\r\n" not in req and len(req) < 65536:
-                got = t.recv(4096)
-                if not got:
-                    return
-                req += got
+            req = http_request(t)
+            if req is None:
+                return
             buf = bytearray(1 << 20)
             mv = memoryview(buf)
             if upload:
@@ -206,17 +210,53 @@ def tls_once(path, cert, key, upload=False, out_fd=None):
                         break
                     t.sendall(mv[:n])
 
+    how = ["-T", path, "-o", os.devnull, "-w", "%{size_upload} %{speed_upload}"] if upload else \
+        ["-o", os.devnull, "-w", "%{size_download} %{speed_download}"]
+    return curl_once(serve, "https", ["--cacert", cert] + how, size)
+
+
+def retr_curl_once(path):
+    """curl's rate downloading `path` (http://, so no TLS) from a bare sender: sendfile(2)
+    in 8 MiB calls under TCP_CORK, as ferroftpd sends a plain download. curl reads plain
+    http:// as it reads ftp://, so this is the most curl takes in from a 1 GiB file here,
+    whatever the server."""
+    size = os.path.getsize(path)
+
+    def serve(ls):
+        c, _ = ls.accept()
+        bounded_blocking(c)
+        with c:
+            if http_request(c) is None:
+                return
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size)
+            send_file(c, path, True)
+
+    return curl_once(serve, "http", ["-o", os.devnull, "-w", "%{size_download} %{speed_download}"], size)
+
+
+def http_request(sock):
+    """curl's request head and what came after it, or None if it closed first."""
+    req = b""
+    while b"\r\n\r\n" not in req and len(req) < 65536:
+        got = sock.recv(4096)
+        if not got:
+            return None
+        req += got
+    return req
+
+
+def curl_once(serve, scheme, args, size):
+    """Runs serve(listener) on a thread for one curl run (args, then scheme://127.0.0.1:port/)
+    that prints "bytes speed"; returns its MB/s, or raises if it moved other than `size`."""
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(1)
     ls.settimeout(MAX_SECONDS)
     th = threading.Thread(target=serve, args=(ls,))
     th.start()
-    how = ["-T", path, "-o", os.devnull, "-w", "%{size_upload} %{speed_upload}"] if upload else \
-        ["-o", os.devnull, "-w", "%{size_download} %{speed_download}"]
     try:
-        out = subprocess.run(["curl", "-sS", "--cacert", cert, "--max-time", str(MAX_SECONDS)] + how +
-                             ["https://127.0.0.1:%d/" % ls.getsockname()[1]],
+        out = subprocess.run(["curl", "-sS", "--max-time", str(MAX_SECONDS)] + args +
+                             ["%s://127.0.0.1:%d/" % (scheme, ls.getsockname()[1])],
                              capture_output=True, text=True, timeout=MAX_SECONDS + 5)
     finally:
         th.join(MAX_SECONDS)
@@ -262,6 +302,7 @@ def main():
         while f.read(8 << 20):
             pass
     retr = [retr_once(a.file) for _ in range(a.repeat)]
+    retr_curl = [retr_curl_once(a.file) for _ in range(a.repeat)]
     stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
     tls, tls_up, tls_file = [], [], []
     for _ in range(a.repeat):
@@ -276,15 +317,17 @@ def main():
     list_ms = list_floor(a.entries, tmp)
     rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "bytes": os.path.getsize(a.file),
-           "retr_sendfile_MB_per_s": stats(retr), "stor_bare_MB_per_s": stats(stor),
+           "retr_sendfile_MB_per_s": stats(retr), "retr_curl_MB_per_s": stats(retr_curl),
+           "stor_bare_MB_per_s": stats(stor),
            "retr_tls_curl_MB_per_s": stats(tls), "stor_tls_curl_MB_per_s": stats(tls_up),
            "stor_tls_curl_file_MB_per_s": stats(tls_file),
            "list_stat_s": list_ms / 1000, "list_entries": a.entries}
     with open(a.out, "a") as f:
         f.write(json.dumps(rec) + "\n")
-    print("floors: RETR bare sendfile %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s, "
+    print("floors: RETR bare sendfile %s MB/s, to curl %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s, "
           "uploading %s MB/s, into a file %s MB/s; readdir+stat of %d entries %.1f ms" % (
-              " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in stor),
+              " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in retr_curl),
+              " ".join("%.0f" % v for v in stor),
               " ".join("%.0f" % v for v in tls), " ".join("%.0f" % v for v in tls_up),
               " ".join("%.0f" % v for v in tls_file), a.entries, list_ms), file=sys.stderr)
 

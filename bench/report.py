@@ -28,8 +28,8 @@ SHARED = os.environ.get("SHARED") or os.path.join(HERE, "..", "..", "shared")
 SHARED_REPORT = os.path.join(SHARED, "bench", "report.py")
 OURS = "ferroftpd"
 # Not a server anyone runs: bench/smallfloor.rs, the least a server does per small file
-# and per upload, measured with every small-files client and in the STOR rounds
-# (bench/run.sh).
+# and per 1 GiB transfer, measured with every small-files client and in the STOR and RETR
+# rounds (bench/run.sh).
 FLOOR = "floor"
 
 # (title, scenario, tls, metric, higher_is_better, goal kind, goal value)
@@ -41,7 +41,7 @@ GOALS = [
     ("RETR 1 GiB, explicit TLS (MB/s)", "retr-big", "explicit", "MB_per_s", True, "ratio", 2.0),
     ("STOR 1 GiB, explicit TLS (MB/s)", "stor-big", "explicit", "MB_per_s", True, "ratio", 1.5),
     # The same uploads with every server running and the servers taking turns, round by
-    # round (bench/stor_rounds.py): the machine's memory, not the server, sets an
+    # round (bench/bulk_rounds.py): the machine's memory, not the server, sets an
     # upload's time here, and it drifts over minutes.
     ("STOR 1 GiB, plain, servers in turn round by round (MB/s)", "stor-big-rounds", "none", "MB_per_s",
      True, "ratio", 1.2),
@@ -54,6 +54,16 @@ GOALS = [
      "none", "MB_per_s", True, "ratio", 1.2),
     ("STOR 1 GiB, explicit TLS, servers in turn round by round, native client (MB/s)",
      "stor-big-native-rounds", "explicit", "MB_per_s", True, "ratio", 1.5),
+    # Downloads in turn likewise (bench/bulk_rounds.py --kind retr): a plain download is
+    # sendfile in every fast server, and they differ by less than the machine drifts.
+    ("RETR 1 GiB, plain, servers in turn round by round (MB/s)", "retr-big-rounds", "none", "MB_per_s",
+     True, "ratio", 1.0),
+    ("RETR 1 GiB, explicit TLS, servers in turn round by round (MB/s)", "retr-big-rounds", "explicit",
+     "MB_per_s", True, "ratio", 2.0),
+    ("RETR 1 GiB, plain, servers in turn round by round, native client (MB/s)", "retr-big-native-rounds",
+     "none", "MB_per_s", True, "ratio", 1.0),
+    ("RETR 1 GiB, explicit TLS, servers in turn round by round, native client (MB/s)",
+     "retr-big-native-rounds", "explicit", "MB_per_s", True, "ratio", 2.0),
     # The same transfers with a second client (bench/bulk_py.py): curl limits its own TLS
     # download figure here, so these show the servers with the client out of the way.
     ("RETR 1 GiB, plain, Python client (MB/s)", "retr-big-py", "none", "MB_per_s", True, "ratio", 1.0),
@@ -201,7 +211,8 @@ def floor_of(floors, key):
 
 # How many cores each scenario's client can use at most: curl, bench/bulk_py.py and
 # ftpload --bulk are one thread; the small-files clients' threads or processes, every core.
-ONE_CORE = {"retr-big", "stor-big", "retr-big-py", "stor-big-py", "stor-big-rounds", "retr-big-native",
+ONE_CORE = {"retr-big", "stor-big", "retr-big-py", "stor-big-py", "stor-big-rounds", "retr-big-rounds",
+            "retr-big-native-rounds", "retr-big-native",
             "stor-big-native", "stor-big-native-rounds"}
 
 
@@ -275,12 +286,12 @@ def server_notes(by, peers, sc, tls, per_file):
 
 
 def floor_note(by, sc, tls, metric, best, value, ours):
-    """For the small-files rows and the STOR rounds: the bare server's figures
+    """For the small-files rows and the STOR and RETR rounds: the bare server's figures
     (bench/smallfloor.rs) with the row's client. Below the goal, no server reaches the goal
     with this client here; but a bare server slower than a real server measured its
     moment, not a bound (run alone, it comes after the servers, with their sockets in
     TIME_WAIT and their files deleted; in the rounds, bench/small_rounds.py and
-    bench/stor_rounds.py, it takes its turn among them)."""
+    bench/bulk_rounds.py, it takes its turn among them)."""
     floor, frec = median(by, FLOOR, sc, tls, metric)
     if floor is None:
         failed = frec and not frec.get("ok")
@@ -389,7 +400,15 @@ def goal_table(by, limits, floors):
                 if lo:
                     ok.append(ours is not None and ours >= 0.95 * lo)
                 met = "yes" if all(ok) else "no"
-            if sc == "retr-big" and tls == "explicit":
+                if lo:  # the figure the row asks for: the larger of its two parts
+                    goal = max(goal or 0, 0.95 * lo)
+            if sc in ("retr-big", "retr-big-rounds") and tls == "none":
+                # What curl takes in from a bare sendfile: no server gives curl more.
+                fc = floor_of(floors, "retr_curl_MB_per_s")
+                if fc and ours:
+                    ratio_s += share(ours, fc, "curl's floor, bare sendfile to curl (%s)" % fmt(fc["median"]),
+                                     "curl here", met, goal)
+            if sc in ("retr-big", "retr-big-rounds") and tls == "explicit":
                 fl = floor_of(floors, "retr_tls_curl_MB_per_s")
                 if fl and ours:
                     ratio_s += share(ours, fl, "curl's TLS floor (%s)" % fmt(fl["median"]), "curl here", met, goal)
@@ -403,7 +422,13 @@ def goal_table(by, limits, floors):
                 if ff and ours:
                     ratio_s += share(ours, ff, "it into a file (%s, %s-%s)" % (
                         fmt(ff["median"]), fmt(ff["min"]), fmt(ff["max"])), "that", met, goal)
-            if sc == "retr-big-native" and tls == "explicit":
+            if sc in ("retr-big-native", "retr-big-native-rounds", "retr-big-py") and tls == "none":
+                # The same file by bare sendfile to a reader that does nothing else.
+                fl = floor_of(floors, "retr_sendfile_MB_per_s")
+                if fl and ours:
+                    ratio_s += share(ours, fl, "bare sendfile (%s)" % fmt(fl["median"]), "bare sendfile here",
+                                     met, goal)
+            if sc in ("retr-big-native", "retr-big-native-rounds") and tls == "explicit":
                 # The native client costs little: loopback TCP itself, unencrypted, bounds it.
                 lo = (limits or {}).get("loopback_tcp_iperf3_1stream")
                 if lo and ours:
@@ -418,7 +443,7 @@ def goal_table(by, limits, floors):
             rounds = sc.endswith("-rounds")
             if sc.endswith("-big-native") or sc.startswith("small-files-native") or rounds:
                 notes = server_notes(by, peers, sc, tls, sc.startswith("small-files"))
-            if sc.startswith("small-files") or (sc.startswith("stor-big") and rounds):
+            if sc.startswith("small-files") or (sc[:8] in ("stor-big", "retr-big") and rounds):
                 notes += floor_note(by, sc, tls, metric, best, value, ours)
             ratio_s += "".join("; " + n for n in notes)
             if sc == "list-big" and floors and floors.get("list_stat_s"):

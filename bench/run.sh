@@ -12,8 +12,9 @@
 # Then, with small-files, bench/smallfloor.rs (the least a server does per small file) with
 # each small-files client, plain and TLS; then every server at once (the bare server too,
 # unless BENCH_FLOOR=0), taking turns round by round: small files with each small-files
-# client (bench/small_rounds.py: why), and with stor-big, STOR of 1 GiB with curl and the
-# native client, the bare server among the servers as the uploads' floor (bench/stor_rounds.py).
+# client (bench/small_rounds.py: why), and with stor-big and retr-big, STOR then RETR of
+# 1 GiB with curl and the native client, the bare server among the servers as the
+# transfers' floor (bench/bulk_rounds.py).
 # Every server is stopped by its PID (the peer scripts' stop), however the run ends.
 #
 # Environment (all optional):
@@ -26,12 +27,12 @@
 #               in the rounds too)
 #   BENCH_NATIVE=1 (0: skip the native client, bench/ftpload.rs: the 1 GiB transfers
 #                   (bench/bulk_native.py) and small files (bench/small_native.py, and in
-#                   the rounds, STOR's too); needs `cargo build --release --examples`)
+#                   the rounds, STOR's and RETR's too); needs `cargo build --release --examples`)
 #   BENCH_FLOOR=1 (0: skip the bare server, bench/smallfloor.rs, alone and in the rounds,
-#                  measured with every small-files client, and in the STOR rounds; needs
+#                  measured with every small-files client, and in the STOR and RETR rounds; needs
 #                  `cargo build --release --examples`)
 #   BENCH_ROUNDS=5 (rounds with the servers interleaved, 0: skip: small files with every
-#                   small-files client, bench/small_rounds.py; STOR, bench/stor_rounds.py)
+#                   small-files client, bench/small_rounds.py; STOR and RETR, bench/bulk_rounds.py)
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
 #   SHARED=../shared   STAMP=YYYYmmdd-HHMM
@@ -224,7 +225,7 @@ if has small-files && [ "${BENCH_FLOOR:-1}" != 0 ]; then
     done
 fi
 # Small files with every server running and the servers taking turns, the bare server among
-# them (bench/small_rounds.py: why), then STOR of 1 GiB likewise (bench/stor_rounds.py).
+# them (bench/small_rounds.py: why).
 if has small-files && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
     echo "=== small-files rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
     names="$SERVERS" clients="harness"
@@ -241,8 +242,10 @@ if has small-files && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
     done
     stop_all
 fi
-if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
-    echo "=== STOR rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
+# The 1 GiB transfers likewise, uploads then downloads (bench/bulk_rounds.py: why).
+for kind in stor retr; do
+    has "$kind-big" && [ "${BENCH_ROUNDS:-5}" != 0 ] || continue
+    echo "=== ${kind^^} rounds, every server at once $(date -u +%H:%M:%S)" | tee -a "$LOG" >&2
     names="$SERVERS" clients="curl"
     [ "${BENCH_FLOOR:-1}" = 0 ] || names="$names floor"
     [ "${BENCH_NATIVE:-1}" = 0 ] || clients="$clients,native"
@@ -250,12 +253,12 @@ if has stor-big && [ "${BENCH_ROUNDS:-5}" != 0 ]; then
     start_all $names
     for tls in $TLS_MODES; do
         [ -n "$specs" ] || break
-        bounded 2700 "$PY" "$REPO/bench/stor_rounds.py" --servers "${specs#,}" --tls "$tls" \
+        bounded 2700 "$PY" "$REPO/bench/bulk_rounds.py" --kind "$kind" --servers "${specs#,}" --tls "$tls" \
             --cafile "$BENCH/peers/tmp/cert.pem" --rounds "${BENCH_ROUNDS:-5}" --clients "$clients" \
             --out "$OUT" 2>>"$LOG"
     done
     stop_all
-fi
+done
 [ ${#skipped[@]} -eq 0 ] || echo "skipped: ${skipped[*]}" | tee -a "$LOG" >&2
 REPORT="$RESULTS/report-$STAMP.md"
 args=("$OUT")

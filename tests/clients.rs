@@ -6,7 +6,6 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -23,33 +22,6 @@ fn server() -> Server {
     );
     set_mtime(&s.home().join("a.txt"), known_time());
     s
-}
-
-/// Every file under `root` as (relative path, content), sorted.
-fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().display().to_string();
-                out.push((rel, fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// A small tree: x.txt, sub/y.bin, sub/deeper/z.txt.
-fn make_tree(root: &Path) {
-    fs::create_dir_all(root.join("sub/deeper")).unwrap();
-    fs::write(root.join("x.txt"), "x file\n").unwrap();
-    fs::write(root.join("sub/y.bin"), random_bytes(50_000, 7)).unwrap();
-    fs::write(root.join("sub/deeper/z.txt"), "z").unwrap();
 }
 
 // ---------- curl ----------

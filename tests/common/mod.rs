@@ -604,11 +604,24 @@ pub fn tool(name: &str, hint: &str) -> Command {
 
 /// Run a command with stdout/stderr captured to files, killed after [`TOOL_LIMIT`].
 pub fn run_bounded(cmd: &mut Command, scratch: &Path) -> Output {
+    run_bounded_fed(cmd, scratch, None)
+}
+
+/// [`run_bounded`] with `input` as the command's standard input (clients scripted there).
+pub fn run_bounded_fed(cmd: &mut Command, scratch: &Path, input: Option<&str>) -> Output {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let out_p = scratch.join(format!("tool{n}.out"));
     let err_p = scratch.join(format!("tool{n}.err"));
+    let stdin = match input {
+        Some(text) => {
+            let in_p = scratch.join(format!("tool{n}.in"));
+            fs::write(&in_p, text).unwrap();
+            Stdio::from(fs::File::open(&in_p).unwrap())
+        }
+        None => Stdio::null(),
+    };
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(fs::File::create(&out_p).unwrap())
         .stderr(fs::File::create(&err_p).unwrap())
         .spawn()
@@ -632,7 +645,8 @@ pub fn run_bounded(cmd: &mut Command, scratch: &Path) -> Output {
     }
 }
 
-fn assert_ok(what: &str, args: String, out: &Output, server: &Server) {
+/// `out` must be a success; else the tool's output and the daemon's log, for the failure.
+pub fn assert_ok(what: &str, args: String, out: &Output, server: &Server) {
     assert!(
         out.status.success(),
         "{what} {args}\nexited {}\nstdout:\n{}\nstderr:\n{}\ndaemon log:\n{}",
@@ -971,6 +985,33 @@ pub fn accept_within(l: &TcpListener, limit: Duration) -> Option<TcpStream> {
     s.set_nonblocking(false).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     Some(s)
+}
+
+/// Every file under `root` as (relative path, content), sorted.
+pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                out.push((rel, fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A small tree: x.txt, sub/y.bin, sub/deeper/z.txt.
+pub fn make_tree(root: &Path) {
+    fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    fs::write(root.join("x.txt"), "x file\n").unwrap();
+    fs::write(root.join("sub/y.bin"), random_bytes(50_000, 7)).unwrap();
+    fs::write(root.join("sub/deeper/z.txt"), "z").unwrap();
 }
 
 /// Deterministic pseudo-random bytes (xorshift), distinct per seed.

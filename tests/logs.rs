@@ -397,3 +397,27 @@ fn aborted_transfers_have_xferlog_status_i() {
         .collect();
     assert_eq!(results, [Value::from("aborted"), Value::from("aborted")]);
 }
+
+/// A client's bytes in a logged path or line reach stderr escaped and bounded: no raw
+/// control character (a terminal escape, a NUL) and no 1,000-character name in the log.
+#[test]
+fn client_bytes_in_log_lines_are_escaped_and_bounded() {
+    // -d and the binding's debug: every command line is logged too (the logger escapes).
+    let s = Server::start(ServerOpts::new().arg("-d").binding("debug", true));
+    let mut c = s.ftp_login();
+    // A NUL makes the name invalid for the system (EINVAL): a file error, logged.
+    c.cmd("MKD a\u{0}\u{1b}[2Jb", 550);
+    let long = "n".repeat(1000);
+    c.cmd(&format!("MKD {long}"), 550);
+    c.cmd("NOOP \u{1b}]0;owned\u{7}", 501);
+    let line = s.wait_log_line(&["file error on /a"]);
+    assert!(line.contains(r"\u{0}\u{1b}[2Jb"), "{line}");
+    let long_line = s.wait_log_line(&["file error on /nnn"]);
+    assert!(long_line.len() < 400, "{long_line}");
+    s.wait_log(r"NOOP \u{1b}]0;owned\u{7}");
+    let log = s.log();
+    assert!(
+        !log.chars().any(|c| c.is_control() && c != '\n'),
+        "a raw control character in the log:\n{log:?}"
+    );
+}

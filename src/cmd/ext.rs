@@ -175,8 +175,9 @@ impl Session {
         let last_line = match result {
             Ok((hex, n)) => {
                 log::debug!(
-                    "{algo} user={} path={path} bytes={n} secs={:.3}",
+                    "{algo} user={} path={} bytes={n} secs={:.3}",
                     self.username(),
+                    crate::log::printable(&path),
                     began.elapsed().as_secs_f64()
                 );
                 match form {
@@ -188,7 +189,7 @@ impl Session {
             Err(DigestError::Progress(e)) => return Err(e),
             Err(DigestError::Read(e)) => {
                 let text = format!("{path}: {}", FsError::from(e));
-                log::warn!("{algo} of {path} failed: {text}");
+                log::warn!("{algo} of {} failed: {text}", crate::log::printable(&path));
                 if !open {
                     return self.reply(ReplyCode::LocalError, text);
                 }
@@ -233,9 +234,10 @@ impl Session {
             Err((path, e)) => self.send(&super::fs_error(&e, &path)),
             Ok(left) if left.is_empty() => {
                 log::info!(
-                    "COMB user={} remote={} path={target} parts={}",
+                    "COMB user={} remote={} path={} parts={}",
                     self.username(),
                     self.peer,
+                    crate::log::printable(&target),
                     parts.len()
                 );
                 let text = format!("COMB succeeded: {target} from {} parts", parts.len());
@@ -243,7 +245,11 @@ impl Session {
             }
             Ok(left) => {
                 let names: Vec<String> = left.iter().map(|(p, e)| format!("{p} ({e})")).collect();
-                log::warn!("COMB {target}: parts not removed: {}", names.join(", "));
+                log::warn!(
+                    "COMB {}: parts not removed: {}",
+                    crate::log::printable(&target),
+                    crate::log::printable(&names.join(", "))
+                );
                 let text = format!(
                     "COMB succeeded: {target}; not removed: {}",
                     names.join(", ")

@@ -145,7 +145,7 @@ impl Session {
 /// "file unavailable", which covers not found and no access).
 pub fn fs_error(e: &FsError, path: &str) -> Reply {
     if let FsError::Io(io) = e {
-        log::warn!("file error on {path}: {io}");
+        log::warn!("file error on {}: {io}", crate::log::printable(path));
     }
     let code = match e {
         FsError::QuotaExceeded => ReplyCode::ExceededStorage,

@@ -351,7 +351,10 @@ impl Session {
                         .unwrap_or(Ok(()))
                 };
                 if let Err(e) = cleanup {
-                    log::error!("upload {path}: cannot undo it: {e}");
+                    log::error!(
+                        "upload {}: cannot undo it: {e}",
+                        crate::log::printable(path)
+                    );
                 }
             }
             _ => drop(file),
@@ -392,7 +395,8 @@ impl Session {
             });
             if let Some(Err(e)) = r {
                 log::error!(
-                    "upload {path}: cannot {} temporary file: {e}",
+                    "upload {}: cannot {} temporary file: {e}",
+                    crate::log::printable(path),
                     if keep { "rename" } else { "remove" }
                 );
                 if outcome
@@ -605,7 +609,10 @@ impl Session {
                 "Transfer stopped: quota or file size limit exceeded",
             ),
             Outcome::Local(_, e) => {
-                log::error!("transfer {verb} {path}: local error: {e}");
+                log::error!(
+                    "transfer {verb} {}: local error: {e}",
+                    crate::log::printable(path)
+                );
                 self.reply(
                     ReplyCode::LocalError,
                     "Local error while transferring the file",

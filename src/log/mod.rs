@@ -67,7 +67,19 @@ pub fn init(o: &Options) -> Result<(), String> {
     };
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level));
-    builder.format_timestamp_millis();
+    // env_logger's own layout, with control characters escaped: a client's bytes that reach
+    // a message (a path, a name) can neither forge a line nor drive a terminal.
+    builder.format(|buf, record| {
+        let ts = buf.timestamp_millis();
+        let msg = record.args().to_string();
+        writeln!(
+            buf,
+            "[{ts} {:<5} {}] {}",
+            record.level(),
+            record.target(),
+            controls_escaped(&msg)
+        )
+    });
     let open = |p: &Option<PathBuf>, what: &str| -> Result<Option<Mutex<LogFile>>, String> {
         match p {
             None => Ok(None),
@@ -191,6 +203,23 @@ pub fn printable(s: &str) -> String {
         }
     }
     out
+}
+
+/// `s` with each control character as its escape (`\u{1b}`, `\n`): one line, and no
+/// terminal control codes. Borrowed when there are none, as in almost every message.
+pub fn controls_escaped(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A client string for JSON (which escapes by itself): only bounded.

@@ -1023,7 +1023,10 @@ impl Vfs {
         drop(out);
         if let Err(e) = built {
             if let Err(rm) = self.dir(&tmp).remove_file(self.rel(&tmp)) {
-                log::warn!("COMB: cannot remove temporary file {tmp}: {rm}");
+                log::warn!(
+                    "COMB: cannot remove temporary file {}: {rm}",
+                    crate::log::printable(&tmp)
+                );
             }
             return Err(e);
         }

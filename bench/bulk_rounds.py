@@ -127,7 +127,7 @@ def prepare(a, label, port, pid, kind, src, size, path):
     try:
         ftp = connect(a)
     except Exception as e:  # noqa: BLE001 - the transfers will say what is wrong
-        print("%s: %r" % (label, e))
+        print("%s: %r" % (label, e), file=sys.stderr)
         return
     try:
         ftp.mkd(a.remote_dir)
@@ -141,9 +141,23 @@ def prepare(a, label, port, pid, kind, src, size, path):
             upload(a, port, pid, src, path, keep=True)
         else:
             a.port, a.pid = port, pid
-            run_bulk(a, "stor", path, size)
+            error = run_bulk(a, "stor", path, size)[2]
+            if error:
+                raise RuntimeError(error)
     except Exception as e:  # noqa: BLE001 - that server's downloads will say
-        print("%s: the file to download: %r" % (label, e))
+        print("%s: the file to download: %r" % (label, e), file=sys.stderr)
+
+
+def remove(a, servers, path):
+    """The downloads' file, from every server, after the rounds (not timed)."""
+    for _, port, _ in servers:
+        a.port = port
+        try:
+            ftp = connect(a)
+            ftp.delete(path)
+            ftpbench.close_quietly(ftp)
+        except Exception:  # noqa: BLE001 - the server's script removes its folder anyway
+            pass
 
 
 def main():
@@ -184,6 +198,13 @@ def main():
     try:
         for label, port, pid in servers:
             prepare(a, label, port, pid, kind, src, size, path)
+        if kind == "retr":
+            # The uploads' dirty pages written out now, not during the first downloads,
+            # and the tmpfs copy (needed no more) given back before the timing.
+            os.sync()
+            if made:
+                os.unlink(made)
+                made = None
         # One transfer first, not timed: the first after the copy above would pay for the
         # memory the copy took (whichever server came first).
         try:
@@ -207,6 +228,8 @@ def main():
     finally:
         if made:
             os.unlink(made)
+        if kind == "retr":
+            remove(a, servers, path)
     for label, _, _, c in pairs:
         rates, runs, error = got[(label, c)]
         a.label = label

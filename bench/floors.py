@@ -255,12 +255,14 @@ def curl_once(serve, scheme, args, size):
     th = threading.Thread(target=serve, args=(ls,))
     th.start()
     try:
-        out = subprocess.run(["curl", "-sS", "--max-time", str(MAX_SECONDS)] + args +
+        out = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", str(MAX_SECONDS)] + args +
                              ["%s://127.0.0.1:%d/" % (scheme, ls.getsockname()[1])],
                              capture_output=True, text=True, timeout=MAX_SECONDS + 5)
     finally:
         th.join(MAX_SECONDS)
         ls.close()
+    if out.returncode != 0:
+        raise RuntimeError("curl exit %d: %s" % (out.returncode, out.stderr.strip()[:200]))
     got, speed = out.stdout.split()
     if int(got) != size:
         raise RuntimeError("curl moved %s bytes of %d: %s" % (got, size, out.stderr.strip()[:200]))
@@ -298,39 +300,53 @@ def main():
     a = ap.parse_args()
     if not os.path.isfile(a.file):
         sys.exit("floors: %s not found (limit.sh makes it)" % a.file)
-    with open(a.file, "rb") as f:  # into the page cache, as the servers' fixture is
-        while f.read(8 << 20):
-            pass
-    retr = [retr_once(a.file) for _ in range(a.repeat)]
-    retr_curl = [retr_curl_once(a.file) for _ in range(a.repeat)]
-    stor = [stor_once(a.file, tmp) for _ in range(a.repeat)]
-    tls, tls_up, tls_file = [], [], []
-    for _ in range(a.repeat):
-        for out, measure in ((tls, lambda: tls_once(a.file, a.cert, a.key)),
-                             (tls_up, lambda: tls_once(a.file, a.cert, a.key, upload=True)),
-                             (tls_file, lambda: into_temp_file(tmp, lambda fd: tls_once(
-                                 a.file, a.cert, a.key, upload=True, out_fd=fd)))):
-            with open(a.file, "rb") as f:  # back into the page cache if it was evicted
-                while f.read(8 << 20):
-                    pass
-            out.append(measure())
-    list_ms = list_floor(a.entries, tmp)
+    errors = {}
+
+    def runs(name, measure):
+        """`measure` a.repeat times; a failure ends this floor alone (kept in "errors"),
+        so one failed curl run does not lose the others."""
+        got = []
+        try:
+            for _ in range(a.repeat):
+                with open(a.file, "rb") as f:  # back into the page cache if it was evicted
+                    while f.read(8 << 20):
+                        pass
+                got.append(measure())
+        except Exception as e:  # noqa: BLE001 - recorded, and the other floors go on
+            errors[name] = repr(e)[:300]
+        return got
+
+    retr = runs("retr", lambda: retr_once(a.file))
+    retr_curl = runs("retr_curl", lambda: retr_curl_once(a.file))
+    stor = runs("stor", lambda: stor_once(a.file, tmp))
+    tls = runs("retr_tls", lambda: tls_once(a.file, a.cert, a.key))
+    tls_up = runs("stor_tls", lambda: tls_once(a.file, a.cert, a.key, upload=True))
+    tls_file = runs("stor_tls_file", lambda: into_temp_file(tmp, lambda fd: tls_once(
+        a.file, a.cert, a.key, upload=True, out_fd=fd)))
+    list_ms = None
+    try:
+        list_ms = list_floor(a.entries, tmp)
+    except Exception as e:  # noqa: BLE001 - as above
+        errors["list"] = repr(e)[:300]
     rec = {"floors": True, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "bytes": os.path.getsize(a.file),
            "retr_sendfile_MB_per_s": stats(retr), "retr_curl_MB_per_s": stats(retr_curl),
            "stor_bare_MB_per_s": stats(stor),
            "retr_tls_curl_MB_per_s": stats(tls), "stor_tls_curl_MB_per_s": stats(tls_up),
            "stor_tls_curl_file_MB_per_s": stats(tls_file),
-           "list_stat_s": list_ms / 1000, "list_entries": a.entries}
+           "list_stat_s": list_ms / 1000 if list_ms is not None else None, "list_entries": a.entries,
+           "errors": errors}
     with open(a.out, "a") as f:
         f.write(json.dumps(rec) + "\n")
-    print("floors: RETR bare sendfile %s MB/s, to curl %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s, "
-          "uploading %s MB/s, into a file %s MB/s; readdir+stat of %d entries %.1f ms" % (
-              " ".join("%.0f" % v for v in retr), " ".join("%.0f" % v for v in retr_curl),
-              " ".join("%.0f" % v for v in stor),
-              " ".join("%.0f" % v for v in tls), " ".join("%.0f" % v for v in tls_up),
-              " ".join("%.0f" % v for v in tls_file), a.entries, list_ms), file=sys.stderr)
 
+    def show(v):
+        return " ".join("%.0f" % x for x in v) or "-"
+
+    print("floors: RETR bare sendfile %s MB/s, to curl %s MB/s; STOR bare upload %s MB/s; curl over TLS %s MB/s, "
+          "uploading %s MB/s, into a file %s MB/s; readdir+stat of %d entries %s ms%s" % (
+              show(retr), show(retr_curl), show(stor), show(tls), show(tls_up), show(tls_file), a.entries,
+              "-" if list_ms is None else "%.1f" % list_ms,
+              "; failed: %s" % errors if errors else ""), file=sys.stderr)
 
 if __name__ == "__main__":
     main()

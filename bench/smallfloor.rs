@@ -18,8 +18,7 @@
 //! ferroftpd's own `splice::Pipe` (one copy, the kernel's, into the page cache); a TLS
 //! upload is written 256 KiB a write. A plain download goes by sendfile as ferroftpd sends
 //! it (8 MiB calls, corked past 64 KiB), a TLS one 256 KiB a write. For curl and those
-//! rounds' checks it also answers
-//! CWD, PWD, EPSV and SIZE.
+//! rounds' checks it also answers CWD, PWD, EPSV and SIZE.
 //!
 //! `bench/peers/floor.sh` starts it like a peer server, and `make bench` runs the
 //! small-files clients against it (bench/run.sh): the harness's threads (ftpbench.py), a
@@ -408,20 +407,30 @@ fn send(mut data: TcpStream, mut file: &File) -> io::Result<()> {
     io::copy(&mut file, &mut data).map(|_| ())
 }
 
-/// As ferroftpd sends a plain download: sendfile(2) of 8 MiB a call until it returns 0,
-/// under TCP_CORK past 64 KiB (the data socket has TCP_NODELAY; corked, only full segments
-/// leave: measured in the 1 GiB rounds, 1 MiB calls uncorked reached 65-75% of corked).
+/// As ferroftpd sends a plain download: sendfile(2) of at most 8 MiB a call and never past
+/// the size known at open (asked for more, sendfile marks the last piece "more to come",
+/// which TCP holds back), until it returns 0; under TCP_CORK past 64 KiB (the data socket
+/// has TCP_NODELAY; corked, only full segments leave: measured in the 1 GiB rounds, 1 MiB
+/// calls uncorked reached 65-75% of corked).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn send(data: TcpStream, file: &File) -> io::Result<()> {
-    let cork = file.metadata()?.len() > 64 << 10;
+    let len = file.metadata()?.len();
+    let cork = len > 64 << 10;
     let sock = socket2::SockRef::from(&data);
     if cork {
         sock.set_tcp_cork(true)?;
     }
+    let mut sent = 0u64;
     loop {
-        match rustix::fs::sendfile(&data, file, None, 8 << 20) {
+        let left = usize::try_from(len.saturating_sub(sent)).unwrap_or(usize::MAX);
+        let want = if left == 0 {
+            8 << 20
+        } else {
+            left.min(8 << 20)
+        };
+        match rustix::fs::sendfile(&data, file, None, want) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(n) => sent += n as u64,
             Err(e) => return Err(e.into()),
         }
     }

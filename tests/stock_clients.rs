@@ -11,7 +11,7 @@ mod tls_support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
 use tls_support::*;
@@ -30,18 +30,35 @@ fn server() -> Server {
     )
 }
 
-fn run(s: &Server, cmd: &mut Command, input: Option<&str>) -> Output {
+/// Runs `cmd` in the scratch directory (as HOME too), bounded; it must succeed. Returns
+/// its stdout and its stderr.
+fn run_ok(what: &str, s: &Server, cmd: &mut Command, input: Option<&str>) -> (String, String) {
     cmd.env("HOME", s.local()).current_dir(s.local());
-    run_bounded_fed(cmd, s.dir.path(), input)
+    let out = run_bounded_fed(cmd, s.dir.path(), input);
+    assert_ok(what, format!("{cmd:?}"), &out, s);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
-fn ok(what: &str, s: &Server, out: Output) -> String {
-    assert_ok(what, String::new(), &out, s);
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// Both outputs in one, for clients that print the dialogue on either.
+fn run_all(what: &str, s: &Server, cmd: &mut Command, input: Option<&str>) -> String {
+    let (out, err) = run_ok(what, s, cmd, input);
+    out + &err
+}
+
+/// The first `n` bytes of data() with every bit flipped: a partial file that a client
+/// which downloads again from the start would overwrite, and one that resumes keeps.
+fn foreign_prefix(n: usize) -> Vec<u8> {
+    data()[..n].iter().map(|b| !b).collect()
+}
+
+/// What a resumed download of data() onto foreign_prefix(n) must leave.
+fn resumed(n: usize) -> Vec<u8> {
+    let mut v = foreign_prefix(n);
+    v.extend_from_slice(&data()[n..]);
+    v
 }
 
 /// The reply lines a client printed (`NNN text`) whose code is 4xx or 5xx.
@@ -78,7 +95,7 @@ fn busybox(s: &Server, applet: &str, args: &[&str]) -> String {
         "127.0.0.1",
     ])
     .args(args);
-    ok(applet, s, run(s, &mut cmd, None))
+    run_all(applet, s, &mut cmd, None)
 }
 
 #[test]
@@ -96,9 +113,9 @@ fn busybox_ftpput_and_ftpget() {
 #[test]
 fn busybox_ftpget_continues_a_partial_file() {
     let s = server();
-    fs::write(s.local().join("part.bin"), &data()[..100_000]).unwrap();
+    fs::write(s.local().join("part.bin"), foreign_prefix(100_000)).unwrap();
     busybox(&s, "ftpget", &["-c", "part.bin", "data.bin"]);
-    assert!(fs::read(s.local().join("part.bin")).unwrap() == data());
+    assert!(fs::read(s.local().join("part.bin")).unwrap() == resumed(100_000));
 }
 
 // ---------- tnftp (BSD ftp) ----------
@@ -108,7 +125,7 @@ fn tnftp(s: &Server, script: &str) -> String {
     let mut cmd = tool("tnftp", ".ci/run installs it (apt-get install -y tnftp)");
     cmd.args(["-n", "-v", "-p", "127.0.0.1", &s.port().to_string()]);
     let input = format!("user {USER} {PASS}\n{script}\nquit\n");
-    ok("tnftp", s, run(s, &mut cmd, Some(&input)))
+    run_all("tnftp", s, &mut cmd, Some(&input))
 }
 
 #[test]
@@ -116,7 +133,7 @@ fn tnftp_session_without_an_error_reply() {
     let s = server();
     let up = random_bytes(120_000, 12);
     fs::write(s.local().join("up.bin"), &up).unwrap();
-    fs::write(s.local().join("part.bin"), &data()[..70_000]).unwrap();
+    fs::write(s.local().join("part.bin"), foreign_prefix(70_000)).unwrap();
     let out = tnftp(
         &s,
         "binary\nmkdir tn\ncd tn\nput up.bin\nls\nrename up.bin moved.bin\n\
@@ -129,11 +146,16 @@ fn tnftp_session_without_an_error_reply() {
     assert!(fs::read(s.home().join("tn/moved.bin")).unwrap() == up);
     assert!(!s.home().join("tn/up.bin").exists());
     assert!(fs::read(s.local().join("back.bin")).unwrap() == up);
-    assert!(fs::read(s.local().join("part.bin")).unwrap() == data());
-    // TYPE A: CRLF on the wire, LF again on the client's disk.
+    assert!(fs::read(s.local().join("part.bin")).unwrap() == resumed(70_000));
+    // TYPE A: CRLF on the wire (a byte more a line), LF again on the client's disk.
     assert_eq!(
         fs::read_to_string(s.local().join("notes-a.txt")).unwrap(),
         NOTES
+    );
+    let wire = NOTES.len() + NOTES.matches('\n').count();
+    assert!(
+        out.contains(&format!("{wire} bytes received")),
+        "the TYPE A download is {wire} bytes on the wire:\n{out}"
     );
     assert!(!s.home().join("notes.txt").exists());
     assert!(!s.home().join("gone").exists());
@@ -149,7 +171,7 @@ fn tnftp_session_without_an_error_reply() {
 fn wget(s: &Server, args: &[&str]) -> String {
     let mut cmd = tool("wget", ".ci/run installs it (apt-get install -y wget)");
     cmd.args(["-nv", "--tries=1", "--timeout=30"]).args(args);
-    ok("wget", s, run(s, &mut cmd, None))
+    run_all("wget", s, &mut cmd, None)
 }
 
 #[test]
@@ -158,9 +180,9 @@ fn wget_downloads_and_continues() {
     wget(&s, &["-O", "got.bin", &s.url("data.bin")]);
     assert!(fs::read(s.local().join("got.bin")).unwrap() == data());
 
-    fs::write(s.local().join("data.bin"), &data()[..50_000]).unwrap();
+    fs::write(s.local().join("data.bin"), foreign_prefix(50_000)).unwrap();
     wget(&s, &["-c", &s.url("data.bin")]);
-    assert!(fs::read(s.local().join("data.bin")).unwrap() == data());
+    assert!(fs::read(s.local().join("data.bin")).unwrap() == resumed(50_000));
 }
 
 #[test]
@@ -188,7 +210,7 @@ fn wget_over_explicit_ftps() {
 // ---------- rclone ----------
 
 /// rclone with the PKI's CA as the only trusted root (Go reads SSL_CERT_FILE) and no
-/// config file. Returns its output.
+/// config file (an empty RCLONE_CONFIG: in memory only). Returns its stdout.
 fn rclone(s: &Server, ca: &Path, args: &[&str]) -> String {
     let mut cmd = tool("rclone", ".ci/run installs it (apt-get install -y rclone)");
     cmd.args([
@@ -201,8 +223,8 @@ fn rclone(s: &Server, ca: &Path, args: &[&str]) -> String {
     ])
     .args(args)
     .env("SSL_CERT_FILE", ca)
-    .env("RCLONE_CONFIG", s.local().join("no-rclone.conf"));
-    ok("rclone", s, run(s, &mut cmd, None))
+    .env("RCLONE_CONFIG", "");
+    run_ok("rclone", s, &mut cmd, None).0
 }
 
 #[test]

@@ -188,8 +188,9 @@ impl Session {
             // The control connection is gone: the session ends.
             Err(DigestError::Progress(e)) => return Err(e),
             Err(DigestError::Read(e)) => {
-                let text = format!("{path}: {}", FsError::from(e));
-                log::warn!("{algo} of {} failed: {text}", crate::log::printable(&path));
+                let err = FsError::from(e);
+                log::warn!("{algo} of {} failed: {err}", crate::log::printable(&path));
+                let text = format!("{path}: {err}");
                 if !open {
                     return self.reply(ReplyCode::LocalError, text);
                 }

@@ -71,10 +71,12 @@ pub fn init(o: &Options) -> Result<(), String> {
     // a message (a path, a name) can neither forge a line nor drive a terminal.
     builder.format(|buf, record| {
         let ts = buf.timestamp_millis();
+        // The level coloured on a terminal, as env_logger's own format does.
+        let style = buf.default_level_style(record.level());
         let msg = record.args().to_string();
         writeln!(
             buf,
-            "[{ts} {:<5} {}] {}",
+            "[{ts} {style}{:<5}{style:#} {}] {}",
             record.level(),
             record.target(),
             controls_escaped(&msg)
@@ -191,12 +193,13 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// A client string for a human line: control characters and quotes escaped, bounded, so
-/// that a user name or path cannot forge a line or a field.
+/// A client string for a human line: control characters, quotes and backslashes escaped
+/// (so a typed `\u{1b}` reads `\\u{1b}`, not as an escaped ESC), bounded, so that a user
+/// name or path cannot forge a line or a field.
 pub fn printable(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars().take(256) {
-        if c.is_control() || c == '"' {
+        if c.is_control() || c == '"' || c == '\\' {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -222,8 +225,8 @@ pub fn controls_escaped(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// A client string for JSON (which escapes by itself): only bounded.
-fn bounded(s: &str) -> String {
+/// A client string for JSON (which escapes by itself) or already escaped: only bounded.
+pub fn bounded(s: &str) -> String {
     s.chars().take(256).collect()
 }
 

@@ -273,7 +273,12 @@ impl Session {
 
     pub fn send(&mut self, r: &Reply) -> io::Result<()> {
         if self.binding().debug {
-            log::debug!("{} <- {:?}", self.peer, r);
+            // Debug escapes the text already; bounded like every client string.
+            log::debug!(
+                "{} <- {}",
+                self.peer,
+                crate::log::bounded(&format!("{r:?}"))
+            );
         }
         self.ctrl.send(r)
     }
@@ -323,7 +328,11 @@ impl Session {
                         ReplyCode::ServiceUnavailable,
                         "Idle timeout: closing control connection",
                     );
-                    log::info!("idle timeout user={} remote={}", self.username(), self.peer);
+                    log::info!(
+                        "idle timeout user={} remote={}",
+                        crate::log::printable(self.username()),
+                        self.peer
+                    );
                     break;
                 }
                 Err(ReadError::TooLong) => {
@@ -421,7 +430,7 @@ impl Session {
             } else {
                 line
             };
-            log::debug!("{} -> {}", self.peer, shown);
+            log::debug!("{} -> {}", self.peer, crate::log::printable(shown));
         }
         // Looked up once: for the gates below and for parsing.
         let row = crate::command::table::lookup(parse::split(line).0);

@@ -36,7 +36,8 @@
 #   BENCH_SERVERS="ferroftpd ..."  the whole server list, overriding the two above
 #   BENCH_OPTS   extra ftpbench.py options (after the defaults, so they win)
 #   SHARED=../shared   STAMP=YYYYmmdd-HHMM
-# Results: bench/results/bench-STAMP.jsonl (+ limits-, floors-STAMP.json, report-STAMP.md).
+# Results: bench/results/bench-STAMP.jsonl (+ limits-, floors-STAMP.json, report-STAMP.md,
+# readme-STAMP.md: the README's table, bench/readme_table.py).
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="$(cd "${SHARED:-$REPO/../shared}" && pwd)" || { echo "bench: no shared folder" >&2; exit 1; }
@@ -266,4 +267,7 @@ args=("$OUT")
 [ -s "$FLOORS" ] && args+=("$FLOORS")
 "$PY" "$REPO/bench/report.py" --log "$LOG" "${args[@]}" > "$REPORT"
 cat "$REPORT"
-echo "results: $OUT; report: $REPORT" >&2
+# The README's "Last full run" table, made from the report.
+README_TABLE="$RESULTS/readme-$STAMP.md"
+"$PY" "$REPO/bench/readme_table.py" "$REPORT" > "$README_TABLE"
+echo "results: $OUT; report: $REPORT; README table: $README_TABLE" >&2

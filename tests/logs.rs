@@ -414,6 +414,13 @@ fn client_bytes_in_log_lines_are_escaped_and_bounded() {
     assert!(line.contains(r"\u{0}\u{1b}[2Jb"), "{line}");
     s.wait_log_line(&["file error on /nnn"]);
     s.wait_log(r"NOOP \u{1b}]0;owned\u{7}");
+    // A user who types the escape itself, backslash and all, is logged with the backslash
+    // escaped: a raw ESC and a typed `\u{1b}` read differently.
+    let mut t = s.ftp_raw();
+    t.cmd("USER x\\u{1b}y\u{1b}z", 331);
+    t.cmd("PASS wrong", 530);
+    let line = s.wait_log_line(&["login failed user=x"]);
+    assert!(line.contains(r"user=x\\u{1b}y\u{1b}z "), "{line}");
     let log = s.log();
     assert!(
         !log.chars().any(|c| c.is_control() && c != '\n'),

@@ -215,14 +215,25 @@ pub fn controls_escaped(s: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
+    push_controls_escaped(&mut out, s, usize::MAX);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Appends `s` to `out` as [`controls_escaped`] writes it, stopping at the first character
+/// once `max` bytes are appended (an escape is never cut); false if it stopped early.
+pub fn push_controls_escaped(out: &mut String, s: &str, max: usize) -> bool {
+    let start = out.len();
     for c in s.chars() {
+        if out.len() - start >= max {
+            return false;
+        }
         if c.is_control() {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
-    std::borrow::Cow::Owned(out)
+    true
 }
 
 /// A client string for JSON (which escapes by itself) or already escaped: only bounded.

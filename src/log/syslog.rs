@@ -66,21 +66,12 @@ fn severity(level: ::log::Level) -> u8 {
 }
 
 /// One datagram, without its trailing newline; control characters escaped so one message
-/// stays one line.
+/// stays one line, and bounded.
 pub fn format(facility: Facility, level: ::log::Level, pid: u32, message: &str) -> String {
     let pri = u16::from(facility.code()) * 8 + u16::from(severity(level));
     let mut out = format!("<{pri}>ferroftpd[{pid}]: ");
-    let start = out.len();
-    for c in message.chars() {
-        if out.len() - start >= MAX_MESSAGE {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    if !super::push_controls_escaped(&mut out, message, MAX_MESSAGE) {
+        out.push_str("...");
     }
     out
 }
@@ -144,6 +135,30 @@ mod tests {
         );
         let long = format(Facility::FTP, ::log::Level::Error, 1, &"x".repeat(5000));
         assert!(long.len() < MAX_MESSAGE + 40 && long.ends_with("..."));
+        // Cut between characters and between escapes, never inside one: 2048 bytes fall
+        // inside an `é` after the `x`, and inside a 6-byte `\u{1b}`.
+        let wide = format(
+            Facility::FTP,
+            ::log::Level::Error,
+            1,
+            &format!("x{}", "é".repeat(3000)),
+        );
+        assert!(
+            wide.len() <= MAX_MESSAGE + 30 && wide.ends_with("é..."),
+            "{wide}"
+        );
+        let escapes = format(
+            Facility::FTP,
+            ::log::Level::Error,
+            1,
+            &"\u{1b}".repeat(1000),
+        );
+        assert!(escapes.ends_with("\\u{1b}..."), "{escapes}");
+        assert!(!escapes.chars().any(char::is_control));
+        assert_eq!(
+            format(Facility::FTP, ::log::Level::Info, 1, "é"),
+            "<94>ferroftpd[1]: é"
+        );
     }
 
     #[test]

@@ -171,16 +171,11 @@ def main():
             met = mets[0] if mets[0] == mets[1] else "LIST %s, MLSD %s" % tuple(mets)
             if "no" not in mets and "yes" in mets:
                 met = "yes"   # a part with no peer to compare has no goal to miss
-        elif name.startswith("idle"):
+        else:   # the PSS goals and the 10,000 sessions: no peer, met when both parts are
             best, ratio = "-", "-"
-            ours = "%s / %s KiB" % (parts[0][2], parts[1][2])
-            goal = "%s / %s" % (parts[0][4], parts[1][4])
-            met = "yes" if all(p[5] == "yes" for p in parts) else "no"
-        else:
-            best, ratio, goal = "-", "-", "all"
-            alive = [re.match(r"(\S+) of (\d+) alive, (\d+) refused or failed", p[2]) for p in parts]
-            ours = " / ".join("%s of %s alive, %s refused or failed" % m.groups() if m else p[2]
-                              for m, p in zip(alive, parts))
+            unit = " KiB" if name.startswith("idle") else ""
+            ours = " / ".join(p[2] for p in parts) + unit
+            goal = " / ".join(dict.fromkeys(p[4] for p in parts))
             met = "yes" if all(p[5] == "yes" for p in parts) else "no"
         if met == "yes":
             met_rows += 1

@@ -198,13 +198,9 @@ pub fn rfc3339(t: SystemTime) -> String {
 /// name or path cannot forge a line or a field.
 pub fn printable(s: &str) -> String {
     let mut out = String::new();
-    for c in s.chars().take(256) {
-        if c.is_control() || c == '"' || c == '\\' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
+    push_escaped(&mut out, s.chars().take(256), usize::MAX, |c| {
+        c.is_control() || c == '"' || c == '\\'
+    });
     out
 }
 
@@ -215,19 +211,25 @@ pub fn controls_escaped(s: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
-    push_controls_escaped(&mut out, s, usize::MAX);
+    push_escaped(&mut out, s.chars(), usize::MAX, char::is_control);
     std::borrow::Cow::Owned(out)
 }
 
-/// Appends `s` to `out` as [`controls_escaped`] writes it, stopping at the first character
-/// once `max` bytes are appended (an escape is never cut); false if it stopped early.
-pub fn push_controls_escaped(out: &mut String, s: &str, max: usize) -> bool {
+/// Appends `chars` to `out`, those `escape` picks as their Rust escapes, stopping at the
+/// first character once `max` bytes are appended (an escape is never cut); false if it
+/// stopped early. The one escaping loop of the human log, stderr and syslog.
+pub fn push_escaped(
+    out: &mut String,
+    chars: impl Iterator<Item = char>,
+    max: usize,
+    escape: impl Fn(char) -> bool,
+) -> bool {
     let start = out.len();
-    for c in s.chars() {
+    for c in chars {
         if out.len() - start >= max {
             return false;
         }
-        if c.is_control() {
+        if escape(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);

@@ -70,7 +70,7 @@ fn severity(level: ::log::Level) -> u8 {
 pub fn format(facility: Facility, level: ::log::Level, pid: u32, message: &str) -> String {
     let pri = u16::from(facility.code()) * 8 + u16::from(severity(level));
     let mut out = format!("<{pri}>ferroftpd[{pid}]: ");
-    if !super::push_controls_escaped(&mut out, message, MAX_MESSAGE) {
+    if !super::push_escaped(&mut out, message.chars(), MAX_MESSAGE, char::is_control) {
         out.push_str("...");
     }
     out
